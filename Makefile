@@ -1,0 +1,21 @@
+# The two commands a new user needs (see README):
+#   make run    serve on the embedded store with the generated demo shop
+#   make test   start PostgreSQL + pgvector (installing it if needed) and run every test
+GO ?= go
+
+.PHONY: run test testdb build vet
+
+run:
+	$(GO) run ./cmd/recs serve
+
+build:
+	$(GO) build -o bin/recs ./cmd/recs
+
+testdb:
+	scripts/testdb.sh
+
+# RECS_TEST_REQUIRE_DB=1 turns a missing database into a failure: the
+# integration tests must run, never skip.
+test: testdb
+	$(GO) vet ./...
+	RECS_TEST_DATABASE_URL="$$(scripts/testdb.sh url)" RECS_TEST_REQUIRE_DB=1 $(GO) test -race -count=1 -timeout 20m ./...

@@ -1,0 +1,94 @@
+// Package catalog holds the domain types shared by every part of recs: items,
+// events and users, with the validation that every entry point applies. It
+// depends on nothing but the standard library.
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Item is one sellable product (a SKU) as the shop describes it.
+type Item struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	// Category is the path from the root, e.g. ["Home", "Kitchen", "Mugs"].
+	Category []string `json:"category,omitempty"`
+	Brand    string   `json:"brand,omitempty"`
+	// Price and Cost are per unit in major currency units (e.g. 12.50 GBP).
+	Price    float64 `json:"price"`
+	Cost     float64 `json:"cost,omitempty"`
+	Currency string  `json:"currency,omitempty"`
+	Stock    int     `json:"stock"`
+	// Attributes are free key/values: size, colour, material, ...
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// IncompatibleWith lists items that must never be recommended with this
+	// one (e.g. a charger for another phone).
+	IncompatibleWith []string `json:"incompatible_with,omitempty"`
+	// Consumable items may be recommended again soon after a purchase.
+	Consumable bool   `json:"consumable,omitempty"`
+	URL        string `json:"url,omitempty"`
+	ImageURL   string `json:"image_url,omitempty"`
+	Active     bool   `json:"active"`
+	// Synthetic names the fields that were made up rather than supplied by
+	// the shop (e.g. cost and stock for the Online Retail data), so every
+	// report can say so.
+	Synthetic []string  `json:"synthetic,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Margin is the unit margin as a share of the price, in [0, 1] for sane
+// data; 0 when the price is unknown.
+func (it *Item) Margin() float64 {
+	if it.Price <= 0 {
+		return 0
+	}
+	return (it.Price - it.Cost) / it.Price
+}
+
+// CategoryKey is the full category path joined with " > ".
+func (it *Item) CategoryKey() string {
+	n := 0
+	for i, c := range it.Category {
+		if i > 0 {
+			n += 3
+		}
+		n += len(c)
+	}
+	b := make([]byte, 0, n)
+	for i, c := range it.Category {
+		if i > 0 {
+			b = append(b, " > "...)
+		}
+		b = append(b, c...)
+	}
+	return string(b)
+}
+
+// UnmarshalJSON makes "active" default to true: a feed that does not
+// mention it means every listed item is on sale.
+func (it *Item) UnmarshalJSON(b []byte) error {
+	type plain Item
+	p := plain{Active: true}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*it = Item(p)
+	return nil
+}
+
+// User is a shopper's canonical identity.
+type User struct {
+	ID string `json:"id"`
+	// AnonymousIDs are the session/cookie ids merged into this user at login.
+	AnonymousIDs []string `json:"anonymous_ids,omitempty"`
+	// Personalization is the shopper's consent to a personal profile.
+	Personalization bool      `json:"personalization"`
+	UpdatedAt       time.Time `json:"updated_at,omitzero"`
+}
+
+// ErrNotFound is returned by stores when the asked-for record does not exist.
+var ErrNotFound = errors.New("not found")

@@ -1,0 +1,603 @@
+// Package postgres is the PostgreSQL + pgvector store: the production
+// store for catalogue, events, users and everything a build derives. It
+// satisfies the contract in package storetest.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/embeddings"
+)
+
+// Config says where the database is and how to use it.
+type Config struct {
+	// URL is a libpq connection string or postgres:// URL.
+	URL string
+	// Schema holds recs' tables (default "recs"), so recs can share a
+	// database with the shop's own tables.
+	Schema string
+	// MaxConns and MinIdleConns size the pool; idle connections keep the
+	// first queries after a quiet spell off the connect path (tail latency).
+	MaxConns     int32
+	MinIdleConns int32
+	// EFSearch is pgvector's hnsw.ef_search for nearest-item queries: the
+	// candidate list size, traded for recall. It is raised to k when a
+	// query asks for more.
+	EFSearch int
+}
+
+func (c Config) schema() string {
+	if c.Schema == "" {
+		return "recs"
+	}
+	return c.Schema
+}
+
+func (c Config) connConfig() (*pgx.ConnConfig, error) {
+	pc, err := pgx.ParseConfig(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	pc.RuntimeParams["search_path"] = c.schema() + ",public"
+	pc.RuntimeParams["application_name"] = "recs"
+	return pc, nil
+}
+
+// Store is a pool of connections to one database schema.
+type Store struct {
+	pool     *pgxpool.Pool
+	efSearch int
+}
+
+// Open connects to the database and checks it answers. The schema must
+// already be migrated (see Migrate): the pool registers pgvector's types on
+// every new connection.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cc, err := cfg.connConfig()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := pgxpool.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	pc.ConnConfig = cc
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	if cfg.MinIdleConns > 0 {
+		pc.MinIdleConns = cfg.MinIdleConns
+	}
+	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
+			return fmt.Errorf("register pgvector types (is the schema migrated? run `recs migrate`): %w", err)
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	ef := cfg.EFSearch
+	if ef <= 0 {
+		ef = 100
+	}
+	return &Store{pool: pool, efSearch: ef}, nil
+}
+
+// Close closes the pool, waiting for connections in use.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Stat reports the pool's statistics for metrics.
+func (s *Store) Stat() *pgxpool.Stat { return s.pool.Stat() }
+
+const itemColumns = `id, title, description, category, brand, price, cost, currency, stock,
+	attributes, incompatible_with, consumable, url, image_url, active, synthetic, created_at, updated_at`
+
+var itemColumnNames = []string{"id", "title", "description", "category", "brand", "price", "cost", "currency", "stock",
+	"attributes", "incompatible_with", "consumable", "url", "image_url", "active", "synthetic", "created_at", "updated_at"}
+
+func itemRow(it *catalog.Item) []any {
+	var attrs any
+	if it.Attributes != nil {
+		attrs = it.Attributes
+	}
+	return []any{it.ID, it.Title, it.Description, it.Category, it.Brand, it.Price, it.Cost, it.Currency, it.Stock,
+		attrs, it.IncompatibleWith, it.Consumable, it.URL, it.ImageURL, it.Active, it.Synthetic, it.CreatedAt, it.UpdatedAt}
+}
+
+func scanItem(row pgx.Row) (catalog.Item, error) {
+	var it catalog.Item
+	err := row.Scan(&it.ID, &it.Title, &it.Description, &it.Category, &it.Brand, &it.Price, &it.Cost, &it.Currency, &it.Stock,
+		&it.Attributes, &it.IncompatibleWith, &it.Consumable, &it.URL, &it.ImageURL, &it.Active, &it.Synthetic, &it.CreatedAt, &it.UpdatedAt)
+	it.CreatedAt = it.CreatedAt.UTC()
+	it.UpdatedAt = it.UpdatedAt.UTC()
+	return it, err
+}
+
+// UpsertItems inserts or replaces items by id in one transaction (bulk
+// copy into a staging table, then one upsert); CreatedAt of an existing item
+// is kept. Within one call the last item with an id wins.
+func (s *Store) UpsertItems(ctx context.Context, items []catalog.Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	last := make(map[string]int, len(items))
+	for i := range items {
+		last[items[i].ID] = i
+	}
+	rows := make([][]any, 0, len(last))
+	for i := range items {
+		if last[items[i].ID] != i {
+			continue
+		}
+		it := items[i]
+		if it.CreatedAt.IsZero() {
+			it.CreatedAt = now
+		}
+		if it.UpdatedAt.IsZero() {
+			it.UpdatedAt = now
+		}
+		rows = append(rows, itemRow(&it))
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE items_stage (LIKE items INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"items_stage"}, itemColumnNames, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy items: %w", err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO items (`+itemColumns+`) SELECT `+itemColumns+` FROM items_stage
+			ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description,
+			category = EXCLUDED.category, brand = EXCLUDED.brand, price = EXCLUDED.price, cost = EXCLUDED.cost,
+			currency = EXCLUDED.currency, stock = EXCLUDED.stock, attributes = EXCLUDED.attributes,
+			incompatible_with = EXCLUDED.incompatible_with, consumable = EXCLUDED.consumable, url = EXCLUDED.url,
+			image_url = EXCLUDED.image_url, active = EXCLUDED.active, synthetic = EXCLUDED.synthetic,
+			updated_at = EXCLUDED.updated_at`)
+		if err != nil {
+			return fmt.Errorf("upsert items: %w", err)
+		}
+		return nil
+	})
+}
+
+// Items returns the items that exist among ids, in the order asked.
+func (s *Store) Items(ctx context.Context, ids []string) ([]catalog.Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("query items: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Item, error) { return scanItem(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read items: %w", err)
+	}
+	byID := make(map[string]int, len(found))
+	for i := range found {
+		byID[found[i].ID] = i
+	}
+	out := make([]catalog.Item, 0, len(found))
+	for _, id := range ids {
+		if i, ok := byID[id]; ok {
+			out = append(out, found[i])
+		}
+	}
+	return out, nil
+}
+
+// ScanItems calls fn for every item in id order, streaming the rows.
+func (s *Store) ScanItems(ctx context.Context, fn func(*catalog.Item) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM items ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("query items: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return fmt.Errorf("read item: %w", err)
+		}
+		if err := fn(&it); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// UpdateStock sets stock levels in one statement; unknown ids are ignored.
+// It returns how many items were updated.
+func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error) {
+	if len(updates) == 0 {
+		return 0, nil
+	}
+	// The last update of an id in a batch wins, as if applied in order.
+	idx := make(map[string]int, len(updates))
+	ids := make([]string, 0, len(updates))
+	stocks := make([]int32, 0, len(updates))
+	for _, u := range updates {
+		if i, ok := idx[u.ItemID]; ok {
+			stocks[i] = int32(u.Stock)
+			continue
+		}
+		idx[u.ItemID] = len(ids)
+		ids = append(ids, u.ItemID)
+		stocks = append(stocks, int32(u.Stock))
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE items SET stock = u.stock, updated_at = now()
+		FROM unnest($1::text[], $2::int[]) AS u(id, stock) WHERE items.id = u.id`, ids, stocks)
+	if err != nil {
+		return 0, fmt.Errorf("update stock: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+var eventColumnNames = []string{"event_id", "line", "type", "ts", "session_id", "user_id", "item_id",
+	"quantity", "price", "order_id", "query", "channel", "device"}
+
+// AppendEvents stores the events whose id is new, in one transaction, and
+// returns how many. A resent event (same id) is dropped whole, even if its
+// content changed: the first version stands.
+func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	seen := make(map[string]struct{}, len(events))
+	rows := make([][]any, 0, len(events))
+	for i := range events {
+		e := &events[i]
+		if _, dup := seen[e.ID]; dup {
+			continue
+		}
+		seen[e.ID] = struct{}{}
+		ts := e.Time.UTC().Truncate(time.Microsecond)
+		if len(e.Items) == 0 {
+			rows = append(rows, []any{e.ID, int16(0), int16(e.Type), ts, e.SessionID, e.UserID, "", int32(0), 0.0,
+				e.OrderID, e.Query, e.Channel, e.Device})
+		}
+		for l, li := range e.Items {
+			rows = append(rows, []any{e.ID, int16(l), int16(e.Type), ts, e.SessionID, e.UserID, li.ItemID,
+				int32(li.Quantity), li.Price, e.OrderID, e.Query, e.Channel, e.Device})
+		}
+	}
+	var inserted int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE events_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_stage"}, eventColumnNames, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy events: %w", err)
+		}
+		err := tx.QueryRow(ctx, `WITH ins AS (
+				INSERT INTO events SELECT s.* FROM events_stage s
+				WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
+				ON CONFLICT DO NOTHING RETURNING line)
+			SELECT count(*) FROM ins WHERE line = 0`).Scan(&inserted)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		return nil
+	})
+	return inserted, err
+}
+
+// ScanEvents calls fn for every event with from <= Time < to, in time order
+// (then event id), streaming rows and assembling each event's lines.
+func (s *Store) ScanEvents(ctx context.Context, from, to time.Time, fn func(*catalog.Event) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
+		order_id, query, channel, device FROM events WHERE ts >= $1 AND ts < $2 ORDER BY ts, event_id, line`, from, to)
+	if err != nil {
+		return fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	var cur catalog.Event
+	have := false
+	for rows.Next() {
+		var (
+			r      catalog.Event
+			line   int16
+			typ    int16
+			itemID string
+			qty    int32
+			price  float64
+		)
+		if err := rows.Scan(&r.ID, &line, &typ, &r.Time, &r.SessionID, &r.UserID, &itemID, &qty, &price,
+			&r.OrderID, &r.Query, &r.Channel, &r.Device); err != nil {
+			return fmt.Errorf("read event: %w", err)
+		}
+		if !have || r.ID != cur.ID {
+			if have {
+				if err := fn(&cur); err != nil {
+					return err
+				}
+			}
+			r.Type = catalog.EventType(typ)
+			r.Time = r.Time.UTC()
+			cur, have = r, true
+		}
+		if itemID != "" {
+			cur.Items = append(cur.Items, catalog.EventItem{ItemID: itemID, Quantity: int(qty), Price: price})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read events: %w", err)
+	}
+	if have {
+		return fn(&cur)
+	}
+	return nil
+}
+
+// UpsertUser inserts or replaces a user.
+func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = time.Now()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, anonymous_ids, personalization, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET anonymous_ids = EXCLUDED.anonymous_ids,
+		personalization = EXCLUDED.personalization, updated_at = EXCLUDED.updated_at`,
+		u.ID, u.AnonymousIDs, u.Personalization, u.UpdatedAt.UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return fmt.Errorf("upsert user: %w", err)
+	}
+	return nil
+}
+
+// User returns the user with the id or catalog.ErrNotFound.
+func (s *Store) User(ctx context.Context, id string) (catalog.User, error) {
+	u := catalog.User{ID: id}
+	err := s.pool.QueryRow(ctx, `SELECT anonymous_ids, personalization, updated_at FROM users WHERE id = $1`, id).
+		Scan(&u.AnonymousIDs, &u.Personalization, &u.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return catalog.User{}, fmt.Errorf("user %q: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return catalog.User{}, fmt.Errorf("read user: %w", err)
+	}
+	u.UpdatedAt = u.UpdatedAt.UTC()
+	return u, nil
+}
+
+func unitVector(v []float32) (pgvector.Vector, error) {
+	if len(v) != catalog.EmbeddingDims {
+		return pgvector.Vector{}, fmt.Errorf("vector has %d dimensions, want %d", len(v), catalog.EmbeddingDims)
+	}
+	c := slices.Clone(v)
+	embeddings.Normalize(c)
+	return pgvector.NewVector(c), nil
+}
+
+func vectorRows(vecs []catalog.ItemVector, now time.Time) ([][]any, error) {
+	rows := make([][]any, 0, len(vecs))
+	for _, v := range vecs {
+		pv, err := unitVector(v.Vector)
+		if err != nil {
+			return nil, fmt.Errorf("item %q: %w", v.ItemID, err)
+		}
+		rows = append(rows, []any{v.ItemID, pv, now})
+	}
+	return rows, nil
+}
+
+// PutItemVectors sets the served vectors of some items.
+func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) error {
+	if len(vecs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(vecs))
+	pvs := make([]pgvector.Vector, len(vecs))
+	for i, v := range vecs {
+		pv, err := unitVector(v.Vector)
+		if err != nil {
+			return fmt.Errorf("item %q: %w", v.ItemID, err)
+		}
+		ids[i], pvs[i] = v.ItemID, pv
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO item_vectors (item_id, embedding, updated_at)
+		SELECT * FROM unnest($1::text[], $2::vector[]) AS v(id, e), now()
+		ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, updated_at = EXCLUDED.updated_at`, ids, pvs)
+	if err != nil {
+		return fmt.Errorf("put item vectors: %w", err)
+	}
+	return nil
+}
+
+// NearestItems returns the k items whose vectors are most cosine-similar to
+// vec, best first, through the HNSW index (approximate). ef_search is set
+// for this query only (SET LOCAL in its own transaction) so the pooled
+// connection keeps its default.
+func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error) {
+	q, err := unitVector(vec)
+	if err != nil {
+		return nil, err
+	}
+	if k <= 0 {
+		return nil, nil
+	}
+	var out []catalog.Scored
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true)`, fmt.Sprint(min(max(s.efSearch, k), 1000))); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT item_id, 1 - (embedding <=> $1) FROM item_vectors ORDER BY embedding <=> $1 LIMIT $2`, q, k)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Scored])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nearest items: %w", err)
+	}
+	return out, nil
+}
+
+// PublishBuild writes a build in one transaction, so readers see the
+// previous build or this one, never a mix. Parts the build leaves nil
+// (Vectors, Neighbors, Popularity) are kept from the previous build.
+func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
+	if err := catalog.CheckID("build version", b.Version); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	var vrows [][]any
+	if b.Vectors != nil {
+		var err error
+		if vrows, err = vectorRows(b.Vectors, now); err != nil {
+			return err
+		}
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO builds (version, created_at, data_from, data_to) VALUES ($1, $2, $3, $4)`,
+			b.Version, b.CreatedAt.UTC(), b.DataFrom.UTC(), b.DataTo.UTC())
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return fmt.Errorf("build %q is already published", b.Version)
+		}
+		if err != nil {
+			return fmt.Errorf("record build: %w", err)
+		}
+		if b.Vectors != nil {
+			if err := replaceTable(ctx, tx, "item_vectors", []string{"item_id", "embedding", "updated_at"}, vrows); err != nil {
+				return err
+			}
+		}
+		if b.Neighbors != nil {
+			var rows [][]any
+			for kind, lists := range b.Neighbors {
+				for _, l := range lists {
+					ids, scores := splitScored(l.Neighbors)
+					rows = append(rows, []any{string(kind), l.ItemID, ids, scores})
+				}
+			}
+			if err := replaceTable(ctx, tx, "item_neighbors", []string{"kind", "item_id", "neighbor_ids", "scores"}, rows); err != nil {
+				return err
+			}
+		}
+		if b.Popularity != nil {
+			rows := make([][]any, 0, len(b.Popularity))
+			for _, l := range b.Popularity {
+				ids, scores := splitScored(l.Items)
+				rows = append(rows, []any{l.Scope, ids, scores})
+			}
+			if err := replaceTable(ctx, tx, "popularity", []string{"scope", "item_ids", "scores"}, rows); err != nil {
+				return err
+			}
+		}
+		for _, m := range b.Models {
+			if _, err := tx.Exec(ctx, `INSERT INTO models (version, kind, blob) VALUES ($1, $2, $3)`, b.Version, m.Kind, m.Blob); err != nil {
+				return fmt.Errorf("store model %q: %w", m.Kind, err)
+			}
+		}
+		return nil
+	})
+}
+
+func replaceTable(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) error {
+	if _, err := tx.Exec(ctx, "DELETE FROM "+pgx.Identifier{table}.Sanitize()); err != nil {
+		return fmt.Errorf("clear %s: %w", table, err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	return nil
+}
+
+func splitScored(l []catalog.Scored) ([]string, []float64) {
+	ids := make([]string, len(l))
+	scores := make([]float64, len(l))
+	for i, s := range l {
+		ids[i], scores[i] = s.ItemID, s.Score
+	}
+	return ids, scores
+}
+
+func joinScored(ids []string, scores []float64, k int) []catalog.Scored {
+	n := min(len(ids), len(scores), k)
+	out := make([]catalog.Scored, n)
+	for i := range n {
+		out[i] = catalog.Scored{ItemID: ids[i], Score: scores[i]}
+	}
+	return out
+}
+
+// LatestBuild describes the newest published build or returns
+// catalog.ErrNotFound.
+func (s *Store) LatestBuild(ctx context.Context) (catalog.BuildInfo, error) {
+	var bi catalog.BuildInfo
+	err := s.pool.QueryRow(ctx, `SELECT version, created_at, data_from, data_to FROM builds ORDER BY seq DESC LIMIT 1`).
+		Scan(&bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return bi, fmt.Errorf("build: %w", catalog.ErrNotFound)
+	}
+	if err != nil {
+		return bi, fmt.Errorf("read latest build: %w", err)
+	}
+	bi.CreatedAt, bi.DataFrom, bi.DataTo = bi.CreatedAt.UTC(), bi.DataFrom.UTC(), bi.DataTo.UTC()
+	return bi, nil
+}
+
+// Neighbors returns up to k neighbours of an item from one table, best
+// first; none (and no error) when the item has none.
+func (s *Store) Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error) {
+	var ids []string
+	var scores []float64
+	err := s.pool.QueryRow(ctx, `SELECT neighbor_ids, scores FROM item_neighbors WHERE kind = $1 AND item_id = $2`,
+		string(kind), itemID).Scan(&ids, &scores)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return []catalog.Scored{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read neighbours: %w", err)
+	}
+	return joinScored(ids, scores, k), nil
+}
+
+// Popular returns up to k items of a popularity scope, best first.
+func (s *Store) Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error) {
+	var ids []string
+	var scores []float64
+	err := s.pool.QueryRow(ctx, `SELECT item_ids, scores FROM popularity WHERE scope = $1`, scope).Scan(&ids, &scores)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return []catalog.Scored{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read popularity: %w", err)
+	}
+	return joinScored(ids, scores, k), nil
+}
+
+// Model returns the newest blob of a model kind and the build that made
+// it, or catalog.ErrNotFound.
+func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildInfo, error) {
+	var blob []byte
+	var bi catalog.BuildInfo
+	err := s.pool.QueryRow(ctx, `SELECT m.blob, b.version, b.created_at, b.data_from, b.data_to
+		FROM models m JOIN builds b USING (version) WHERE m.kind = $1 ORDER BY b.seq DESC LIMIT 1`, kind).
+		Scan(&blob, &bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, bi, fmt.Errorf("model %q: %w", kind, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, bi, fmt.Errorf("read model: %w", err)
+	}
+	bi.CreatedAt, bi.DataFrom, bi.DataTo = bi.CreatedAt.UTC(), bi.DataFrom.UTC(), bi.DataTo.UTC()
+	return blob, bi, nil
+}
