@@ -4,6 +4,7 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"time"
@@ -69,11 +70,14 @@ func (it *Item) CategoryKey() string {
 }
 
 // UnmarshalJSON makes "active" default to true: a feed that does not
-// mention it means every listed item is on sale.
+// mention it means every listed item is on sale. Unknown fields are an
+// error, so a misspelt field ("stok") is caught rather than ignored.
 func (it *Item) UnmarshalJSON(b []byte) error {
 	type plain Item
 	p := plain{Active: true}
-	if err := json.Unmarshal(b, &p); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
 		return err
 	}
 	*it = Item(p)

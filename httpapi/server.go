@@ -1,0 +1,209 @@
+// Package httpapi is recs' HTTP layer: routing, request parsing and
+// validation, response encoding, errors and per-endpoint metrics, on
+// fasthttp. Business logic lives in the packages it calls.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// Store is what the HTTP layer needs from a store.
+type Store interface {
+	Ping(ctx context.Context) error
+	Items(ctx context.Context, ids []string) ([]catalog.Item, error)
+	UpsertItems(ctx context.Context, items []catalog.Item) error
+	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error)
+	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
+	LatestBuild(ctx context.Context) (catalog.BuildInfo, error)
+	Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error)
+	Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error)
+}
+
+// Config holds the server's limits and timeouts. Zero values mean the
+// documented defaults (see withDefaults).
+type Config struct {
+	MaxBodyBytes  int           // default 4 MiB
+	MaxBatch      int           // items, events or stock updates per request; default 1000
+	MaxLimit      int           // largest `limit` a client may ask; default 100
+	DefaultLimit  int           // default 10
+	ReadTimeout   time.Duration // default 10 s
+	WriteTimeout  time.Duration // default 10 s
+	IdleTimeout   time.Duration // default 60 s
+	Concurrency   int           // most requests served at once; default 4096
+	ReadDeadline  time.Duration // budget of a read (recommendation) request; default 50 ms
+	WriteDeadline time.Duration // budget of a write (ingest) request; default 5 s
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxBodyBytes, 4<<20)
+	def(&c.MaxBatch, 1000)
+	def(&c.MaxLimit, 100)
+	def(&c.DefaultLimit, 10)
+	def(&c.Concurrency, 4096)
+	defDur(&c.ReadTimeout, 10*time.Second)
+	defDur(&c.WriteTimeout, 10*time.Second)
+	defDur(&c.IdleTimeout, 60*time.Second)
+	defDur(&c.ReadDeadline, 50*time.Millisecond)
+	defDur(&c.WriteDeadline, 5*time.Second)
+	return c
+}
+
+// Server serves the recs API.
+type Server struct {
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	metrics *metrics.Set
+	srv     *fasthttp.Server
+	// base is cancelled on shutdown; every request context derives from it.
+	base   context.Context
+	cancel context.CancelFunc
+}
+
+// New returns a server over st. Metrics go to set (exported at /metrics).
+func New(cfg Config, st Store, log *slog.Logger, set *metrics.Set) *Server {
+	s := &Server{cfg: cfg.withDefaults(), store: st, log: log, metrics: set}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.srv = &fasthttp.Server{
+		Handler:               s.handle,
+		Name:                  "recs",
+		ReadTimeout:           s.cfg.ReadTimeout,
+		WriteTimeout:          s.cfg.WriteTimeout,
+		IdleTimeout:           s.cfg.IdleTimeout,
+		MaxRequestBodySize:    s.cfg.MaxBodyBytes,
+		Concurrency:           s.cfg.Concurrency,
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         true,
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			// fasthttp's own parse errors, e.g. a body over the limit.
+			status := fasthttp.StatusBadRequest
+			msg := "malformed HTTP request: " + err.Error()
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				status = fasthttp.StatusRequestEntityTooLarge
+				msg = fmt.Sprintf("request body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
+			}
+			writeError(ctx, status, msg)
+		},
+	}
+	return s
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	s.cancel()
+	return err
+}
+
+// apiError is an error with the status the client gets. Only 5xx are
+// logged: 4xx are the client's to fix and the body says how.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &apiError{status: fasthttp.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &apiError{status: fasthttp.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+type route struct {
+	name    string
+	method  string
+	handler func(*fasthttp.RequestCtx) error
+}
+
+func (s *Server) route(path string) (route, bool) {
+	switch path {
+	case "/healthz":
+		return route{"healthz", "GET", s.healthz}, true
+	case "/readyz":
+		return route{"readyz", "GET", s.readyz}, true
+	case "/metrics":
+		return route{"metrics", "GET", s.writeMetrics}, true
+	case "/v1/items":
+		return route{"items_put", "PUT", s.putItems}, true
+	case "/v1/stock":
+		return route{"stock", "POST", s.postStock}, true
+	case "/v1/events":
+		return route{"events", "POST", s.postEvents}, true
+	case "/v1/recommendations/pdp":
+		return route{"pdp", "GET", s.pdp}, true
+	case "/v1/recommendations/home":
+		return route{"home", "GET", s.home}, true
+	}
+	if strings.HasPrefix(path, "/v1/items/") {
+		return route{"item_get", "GET", s.getItem}, true
+	}
+	return route{}, false
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	rt, ok := s.route(string(ctx.Path()))
+	if !ok {
+		writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("no such endpoint: %s", ctx.Path()))
+		s.metrics.GetOrCreateCounter(`recs_http_requests_total{path="unknown",code="404"}`).Inc()
+		return
+	}
+	if string(ctx.Method()) != rt.method {
+		ctx.Response.Header.Set("Allow", rt.method)
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, fmt.Sprintf("%s needs %s, got %s", rt.name, rt.method, ctx.Method()))
+	} else if err := rt.handler(ctx); err != nil {
+		s.writeErr(ctx, rt.name, err)
+	}
+	code := ctx.Response.StatusCode()
+	s.metrics.GetOrCreateHistogram(`recs_http_request_duration_seconds{path="` + rt.name + `"}`).UpdateDuration(start)
+	s.metrics.GetOrCreateCounter(fmt.Sprintf(`recs_http_requests_total{path=%q,code="%d"}`, rt.name, code)).Inc()
+}
+
+// writeErr is the one place that turns a handler error into a status.
+func (s *Server) writeErr(ctx *fasthttp.RequestCtx, name string, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		writeError(ctx, ae.status, ae.msg)
+	case errors.Is(err, context.DeadlineExceeded):
+		s.log.Error("request timed out", "endpoint", name, "err", err)
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "the request took too long; retry")
+	default:
+		s.log.Error("request failed", "endpoint", name, "err", err)
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "the server could not complete the request; retry later")
+	}
+}
+
+func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(appendJSONError(nil, msg))
+}

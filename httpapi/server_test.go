@@ -1,0 +1,263 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/httpapi"
+	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/postgres/pgtest"
+)
+
+type testStore interface {
+	httpapi.Store
+	PublishBuild(ctx context.Context, b *catalog.Build) error
+}
+
+// forEachStore runs fn against a server on real loopback HTTP, once over
+// the embedded store and once over PostgreSQL.
+func forEachStore(t *testing.T, fn func(t *testing.T, base string, st testStore)) {
+	stores := map[string]func(t *testing.T) testStore{
+		"memstore": func(*testing.T) testStore { return memstore.New() },
+		"postgres": func(t *testing.T) testStore { return pgtest.Open(t) },
+	}
+	for _, name := range []string{"memstore", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			st := stores[name](t)
+			fn(t, startServer(t, st), st)
+		})
+	}
+}
+
+func startServer(t *testing.T, st httpapi.Store) string {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 50, ReadDeadline: 2 * time.Second}, st, log, metrics.NewSet())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return "http://" + ln.Addr().String()
+}
+
+type reply struct {
+	status int
+	body   string
+}
+
+func (r reply) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+func call(t *testing.T, method, url, body string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, string(b)}
+}
+
+// wantError checks a 4xx with a JSON error body that mentions fragment.
+func wantError(t *testing.T, r reply, status int, fragment string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d (body %s)", r.status, status, r.body)
+	}
+	var e struct{ Error string }
+	r.decode(t, &e)
+	if !strings.Contains(e.Error, fragment) {
+		t.Fatalf("error %q does not mention %q", e.Error, fragment)
+	}
+}
+
+func itemJSON(id string, stock int, category string, extra string) string {
+	return fmt.Sprintf(`{"id":%q,"title":"Item %s","category":[%q],"price":10,"cost":4,"currency":"EUR","stock":%d%s}`,
+		id, id, category, stock, extra)
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	forEachStore(t, func(t *testing.T, base string, st testStore) {
+		if r := call(t, "GET", base+"/healthz", ""); r.status != 200 {
+			t.Fatalf("healthz %d", r.status)
+		}
+		if r := call(t, "GET", base+"/readyz", ""); r.status != 503 || !strings.Contains(r.body, "recs build") {
+			t.Fatalf("readyz before a build: %d %s", r.status, r.body)
+		}
+		if err := st.PublishBuild(t.Context(), &catalog.Build{Version: "v1", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if r := call(t, "GET", base+"/readyz", ""); r.status != 200 || !strings.Contains(r.body, "v1") {
+			t.Fatalf("readyz after a build: %d %s", r.status, r.body)
+		}
+		r := call(t, "GET", base+"/metrics", "")
+		if r.status != 200 || !strings.Contains(r.body, `recs_http_requests_total{path="readyz",code="503"} 1`) {
+			t.Fatalf("metrics: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestItemsUpsertAndRead(t *testing.T) {
+	forEachStore(t, func(t *testing.T, base string, st testStore) {
+		body := "[" + itemJSON("a", 5, "Home", `,"attributes":{"colour":"red"}`) + "," + itemJSON("b", 0, "Home", "") + "]"
+		if r := call(t, "PUT", base+"/v1/items", body); r.status != 200 || !strings.Contains(r.body, `"accepted":2`) {
+			t.Fatalf("put items: %d %s", r.status, r.body)
+		}
+		r := call(t, "GET", base+"/v1/items/a", "")
+		var it catalog.Item
+		r.decode(t, &it)
+		if r.status != 200 || it.Title != "Item a" || it.Attributes["colour"] != "red" || !it.Active {
+			t.Fatalf("get item: %d %s", r.status, r.body)
+		}
+		wantError(t, call(t, "GET", base+"/v1/items/nope", ""), 404, `"nope" does not exist`)
+	})
+}
+
+func TestBadItemBatchStoresNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, base string, st testStore) {
+		call(t, "PUT", base+"/v1/items", itemJSON("a", 5, "Home", ""))
+		f := func(body, status, fragment string) {
+			t.Helper()
+			var code int
+			fmt.Sscan(status, &code)
+			wantError(t, call(t, "PUT", base+"/v1/items", body), code, fragment)
+		}
+		// The first item is a valid change of "a"; the second is bad.
+		change := `{"id":"a","title":"Changed","price":1,"stock":1}`
+		f("["+change+`,{"id":"b","title":"B","price":-1,"stock":1}]`, "400", "items[1]: price: is negative")
+		f("["+change+`,{"id":"","title":"B","price":1,"stock":1}]`, "400", "items[1]: id: is required")
+		f("["+change+`,{"id":"b","title":"B","price":1,"stock":1,"colour":"red"}]`, "400", `items[1]: unknown field "colour"`)
+		f("["+change+`,{"id":"b","title":"B","price":"cheap","stock":1}]`, "400", "items[1]: price: must be float64")
+		f(`[{"id":"a"`, "400", "malformed JSON")
+		f("", "400", "body is empty")
+		f(`{"id":"`+strings.Repeat("x", 200)+`","title":"B","price":1,"stock":1}`, "400", "limit is 128")
+		var many []string
+		for i := range 51 {
+			many = append(many, itemJSON(fmt.Sprint("m", i), 1, "Home", ""))
+		}
+		f("["+strings.Join(many, ",")+"]", "400", "limit is 50")
+		f(`{"id":"big","title":"`+strings.Repeat("x", 70<<10)+`","price":1,"stock":1}`, "413", "larger than the limit")
+		r := call(t, "GET", base+"/v1/items/a", "")
+		if !strings.Contains(r.body, `"title":"Item a"`) {
+			t.Fatalf("a rejected batch changed stored data: %s", r.body)
+		}
+	})
+}
+
+func TestEventsAreDeduplicatedAndValidated(t *testing.T) {
+	forEachStore(t, func(t *testing.T, base string, st testStore) {
+		ev := func(id, typ string) string {
+			return fmt.Sprintf(`{"event_id":%q,"type":%q,"time":"2026-11-01T10:00:00Z","session_id":"s1","items":[{"item_id":"a"}]}`, id, typ)
+		}
+		r := call(t, "POST", base+"/v1/events", ev("e1", "view_item")+"\n"+ev("e2", "add_to_cart")+"\n")
+		if r.status != 200 || !strings.Contains(r.body, `"accepted":2`) {
+			t.Fatalf("ndjson events: %d %s", r.status, r.body)
+		}
+		r = call(t, "POST", base+"/v1/events", "["+ev("e1", "view_item")+","+ev("e3", "purchase")+"]")
+		if r.status != 200 || !strings.Contains(r.body, `"accepted":1,"duplicates":1`) {
+			t.Fatalf("resent events: %d %s", r.status, r.body)
+		}
+		wantError(t, call(t, "POST", base+"/v1/events", ev("e4", "teleport")), 400, "unknown event type")
+		wantError(t, call(t, "POST", base+"/v1/events", `{"event_id":"e5","type":"view_item","time":"2026-11-01T10:00:00Z","items":[{"item_id":"a"}]}`), 400, "session_id or user_id is required")
+		wantError(t, call(t, "POST", base+"/v1/events", `{"event_id":"e6","type":"purchase","time":"2026-11-01T10:00:00Z","session_id":"s","items":[{"item_id":"a","quantity":1000000}]}`), 400, "events[0]: items[0].quantity")
+		wantError(t, call(t, "GET", base+"/v1/events", ""), 405, "needs POST")
+		var n int
+		st.(interface {
+			ScanEvents(context.Context, time.Time, time.Time, func(*catalog.Event) error) error
+		}).ScanEvents(t.Context(), time.Time{}, time.Now(), func(*catalog.Event) error { n++; return nil })
+		if n != 3 {
+			t.Fatalf("stored %d events, want 3", n)
+		}
+	})
+}
+
+func TestPDPFiltersOutOfStockAnchorAndIncompatible(t *testing.T) {
+	forEachStore(t, func(t *testing.T, base string, st testStore) {
+		items := []string{
+			itemJSON("anchor", 5, "Home", `,"incompatible_with":["bad"]`),
+			itemJSON("good", 5, "Home", ""), itemJSON("bad", 5, "Home", ""),
+			itemJSON("sold-out", 0, "Home", ""), itemJSON("pair", 3, "Garden", ""),
+		}
+		call(t, "PUT", base+"/v1/items", "["+strings.Join(items, ",")+"]")
+		sc := func(ids ...string) []catalog.Scored {
+			var out []catalog.Scored
+			for i, id := range ids {
+				out = append(out, catalog.Scored{ItemID: id, Score: float64(10 - i)})
+			}
+			return out
+		}
+		err := st.PublishBuild(t.Context(), &catalog.Build{Version: "v1", CreatedAt: time.Now(),
+			Neighbors: map[catalog.NeighborKind][]catalog.NeighborList{
+				catalog.CoView:     {{ItemID: "anchor", Neighbors: sc("sold-out", "bad", "anchor", "good")}},
+				catalog.CoPurchase: {{ItemID: "anchor", Neighbors: sc("pair", "sold-out")}},
+			},
+			Popularity: []catalog.PopularityList{{Scope: "category:Home:30d", Items: sc("anchor", "good", "sold-out", "bad")}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := call(t, "GET", base+"/v1/recommendations/pdp?item_id=anchor&limit=5", "")
+		var resp httpapi.Response
+		r.decode(t, &resp)
+		if r.status != 200 || resp.ModelVersion != "v1" || resp.RequestID == "" || len(resp.Modules) != 2 {
+			t.Fatalf("pdp: %d %s", r.status, r.body)
+		}
+		ids := func(m httpapi.Module) []string {
+			var out []string
+			for _, it := range m.Items {
+				out = append(out, it.ItemID)
+			}
+			return out
+		}
+		if got := ids(resp.Modules[0]); fmt.Sprint(got) != "[good]" {
+			t.Fatalf("similar = %v, want [good]", got)
+		}
+		if got := resp.Modules[0].Items[0].Reasons; fmt.Sprint(got) != "[co_view popular_in_category]" {
+			t.Fatalf("reasons = %v", got)
+		}
+		if got := ids(resp.Modules[1]); fmt.Sprint(got) != "[pair]" || resp.Modules[1].Items[0].Title != "Item pair" {
+			t.Fatalf("bought_together = %v", resp.Modules[1])
+		}
+		// Stock arriving for sold-out puts it back.
+		if r := call(t, "POST", base+"/v1/stock", `[{"item_id":"sold-out","stock":4},{"item_id":"ghost","stock":1}]`); !strings.Contains(r.body, `"accepted":1,"unknown":1`) {
+			t.Fatalf("stock: %d %s", r.status, r.body)
+		}
+		r = call(t, "GET", base+"/v1/recommendations/pdp?item_id=anchor&limit=5", "")
+		if !bytes.Contains([]byte(r.body), []byte(`"item_id":"sold-out"`)) {
+			t.Fatalf("restocked item missing: %s", r.body)
+		}
+		wantError(t, call(t, "GET", base+"/v1/recommendations/pdp?item_id=nope", ""), 404, "not in the catalogue")
+		wantError(t, call(t, "GET", base+"/v1/recommendations/pdp", ""), 400, "item_id: is required")
+		wantError(t, call(t, "GET", base+"/v1/recommendations/pdp?item_id=anchor&limit=0", ""), 400, "limit must be")
+		wantError(t, call(t, "GET", base+"/v1/recommendations/pdp?item_id=anchor&limit=x", ""), 400, "limit must be")
+		wantError(t, call(t, "POST", base+"/v1/stock", `[{"item_id":"a","stock":-1}]`), 400, "updates[0]: stock")
+		wantError(t, call(t, "GET", base+"/nope", ""), 404, "no such endpoint")
+	})
+}
