@@ -146,6 +146,14 @@ func (it *Item) Validate() error {
 			return err
 		}
 	}
+	if len(it.Synthetic) > MaxAttributes {
+		return fieldErr("synthetic", "has %d names, the limit is %d", len(it.Synthetic), MaxAttributes)
+	}
+	for _, f := range it.Synthetic {
+		if err := checkText("synthetic", f, MaxNameLen); err != nil {
+			return err
+		}
+	}
 	if err := checkText("url", it.URL, MaxURLLen); err != nil {
 		return err
 	}
@@ -192,14 +200,10 @@ func (e *Event) Validate() error {
 		return fieldErr("items", "a %s event needs at least one item", e.Type)
 	}
 	for i := range e.Items {
-		li := &e.Items[i]
-		if err := CheckID(fmt.Sprintf("items[%d].item_id", i), li.ItemID); err != nil {
-			return err
-		}
-		if li.Quantity < 0 || li.Quantity > MaxQuantity {
-			return fieldErr(fmt.Sprintf("items[%d].quantity", i), "is %d, want 0..%d", li.Quantity, MaxQuantity)
-		}
-		if err := checkAmount(fmt.Sprintf("items[%d].price", i), li.Price, MaxPrice); err != nil {
+		if err := e.Items[i].validate(); err != nil {
+			// Field names with the index are built only on failure: this
+			// loop runs for every line of every ingested event.
+			err.Field = fmt.Sprintf("items[%d].%s", i, err.Field)
 			return err
 		}
 	}
@@ -221,4 +225,17 @@ func (e *Event) Normalize() {
 			e.Items[i].Quantity = 1
 		}
 	}
+}
+
+func (li *EventItem) validate() *FieldError {
+	if err := CheckID("item_id", li.ItemID); err != nil {
+		return err.(*FieldError)
+	}
+	if li.Quantity < 0 || li.Quantity > MaxQuantity {
+		return fieldErr("quantity", "is %d, want 0..%d", li.Quantity, MaxQuantity)
+	}
+	if err := checkAmount("price", li.Price, MaxPrice); err != nil {
+		return err.(*FieldError)
+	}
+	return nil
 }
