@@ -5,13 +5,21 @@ package embeddings
 import "math"
 
 // Dot returns the dot product of a and b, which must have equal length.
+// Four independent partial sums keep the floating-point pipeline busy.
 func Dot(a, b []float32) float32 {
-	var s float32
 	b = b[:len(a)]
-	for i, x := range a {
-		s += x * b[i]
+	var s0, s1, s2, s3 float32
+	for len(a) >= 4 && len(b) >= 4 {
+		s0 += a[0] * b[0]
+		s1 += a[1] * b[1]
+		s2 += a[2] * b[2]
+		s3 += a[3] * b[3]
+		a, b = a[4:], b[4:]
 	}
-	return s
+	for i, x := range a {
+		s0 += x * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // Normalize scales v in place to unit length; a zero vector stays zero.

@@ -84,13 +84,13 @@ type source struct {
 }
 
 // assemble merges sources in priority order into a module of up to limit
-// items that exist, are active and in stock, and are not excluded. Scores
-// are rank-based so lists from different sources compare.
+// items that exist, are active and in stock, and are not excluded. Until
+// the ranker scores candidates, an item's score is 1/position.
 func assemble(id string, limit int, items map[string]*catalog.Item, exclude map[string]bool, sources ...source) Module {
 	m := Module{ID: id, Items: make([]RecItem, 0, limit)}
 	taken := map[string]int{}
 	for _, src := range sources {
-		for rank, sc := range src.items {
+		for _, sc := range src.items {
 			if i, ok := taken[sc.ItemID]; ok {
 				m.Items[i].Reasons = append(m.Items[i].Reasons, src.reason)
 				continue
@@ -104,7 +104,7 @@ func assemble(id string, limit int, items map[string]*catalog.Item, exclude map[
 			}
 			taken[sc.ItemID] = len(m.Items)
 			m.Items = append(m.Items, RecItem{
-				ItemID: it.ID, Score: 1 / float64(rank+1+len(m.Items)), Reasons: []string{src.reason},
+				ItemID: it.ID, Score: 1 / float64(len(m.Items)+1), Reasons: []string{src.reason},
 				Title: it.Title, Price: it.Price, Currency: it.Currency, URL: it.URL, ImageURL: it.ImageURL,
 			})
 		}

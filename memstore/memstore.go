@@ -437,3 +437,14 @@ func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildIn
 	}
 	return slices.Clone(m.blob), m.info, nil
 }
+
+// LatestEventTime returns the time of the newest stored event, or the zero
+// time when there are none.
+func (s *Store) LatestEventTime(context.Context) (time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.events) == 0 {
+		return time.Time{}, nil
+	}
+	return s.events[len(s.events)-1].Time, nil
+}

@@ -601,3 +601,16 @@ func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildIn
 	bi.CreatedAt, bi.DataFrom, bi.DataTo = bi.CreatedAt.UTC(), bi.DataFrom.UTC(), bi.DataTo.UTC()
 	return blob, bi, nil
 }
+
+// LatestEventTime returns the time of the newest stored event, or the zero
+// time when there are none (an index-only lookup on events_ts_idx).
+func (s *Store) LatestEventTime(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT max(ts) FROM events`).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("latest event time: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}

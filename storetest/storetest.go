@@ -23,6 +23,7 @@ type Store interface {
 	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error)
 	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
 	ScanEvents(ctx context.Context, from, to time.Time, fn func(*catalog.Event) error) error
+	LatestEventTime(ctx context.Context) (time.Time, error)
 	UpsertUser(ctx context.Context, u catalog.User) error
 	User(ctx context.Context, id string) (catalog.User, error)
 	PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) error
@@ -48,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"EventsRoundTripInTimeOrder", testEventsRoundTrip},
 		{"DuplicateEventIDsAreDropped", testEventDedup},
 		{"ScanEventsHonoursWindow", testScanWindow},
+		{"LatestEventTimeIsNewestEvent", testLatestEventTime},
 		{"UsersRoundTrip", testUsers},
 		{"NearestItemsByCosine", testNearest},
 		{"VectorsOfWrongLengthRejected", testVectorDims},
@@ -384,5 +386,23 @@ func testBuildVersionUnique(t *testing.T, s Store) {
 	must(t, err)
 	if len(nb) != 1 || nb[0].Score != 0.75 {
 		t.Fatalf("a failed publish changed served data: %+v", nb)
+	}
+}
+
+func testLatestEventTime(t *testing.T, s Store) {
+	got, err := s.LatestEventTime(ctx(t))
+	must(t, err)
+	if !got.IsZero() {
+		t.Fatalf("empty store: latest event time %v, want zero", got)
+	}
+	_, err = s.AppendEvents(ctx(t), []catalog.Event{
+		event("e1", catalog.EventViewItem, t0.Add(time.Hour), "a"),
+		event("e2", catalog.EventViewItem, t0, "a"),
+	})
+	must(t, err)
+	got, err = s.LatestEventTime(ctx(t))
+	must(t, err)
+	if !got.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("latest event time %v, want %v", got, t0.Add(time.Hour))
 	}
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/recs-server/recs/build"
+	"github.com/recs-server/recs/postgres"
+)
+
+func buildCmd(ctx context.Context, args []string, log *slog.Logger) error {
+	fs := newFlagSet("build")
+	dbURL := fs.String("db", "", "PostgreSQL URL (required)")
+	schema := fs.String("schema", "recs", "PostgreSQL schema holding recs' tables")
+	from := fs.String("from", "", "first event time to learn from (RFC 3339); default 180 days before --to")
+	to := fs.String("to", "", "end of the event window, exclusive (RFC 3339); default just after the newest event")
+	seed := fs.Int("seed", 1, "random seed (embeddings)")
+	version := fs.String("version", "", "build version; default derived from the window and options")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *dbURL == "" {
+		return usageError{"build needs --db (or RECS_DB)"}
+	}
+	opt := build.Options{Seed: uint64(*seed), Version: *version}
+	var err error
+	if opt.DataFrom, err = parseTimeFlag("from", *from); err != nil {
+		return err
+	}
+	if opt.DataTo, err = parseTimeFlag("to", *to); err != nil {
+		return err
+	}
+	st, err := postgres.Open(ctx, postgres.Config{URL: *dbURL, Schema: *schema})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	b, rep, err := build.Run(ctx, st, opt, log)
+	if err != nil {
+		return err
+	}
+	pubStart := time.Now()
+	if err := st.PublishBuild(ctx, b); err != nil {
+		return fmt.Errorf("publish build %s: %w", b.Version, err)
+	}
+	fmt.Println(rep.String())
+	fmt.Printf("published build %s (events %s .. %s) in %s; total %s\n", b.Version,
+		b.DataFrom.Format(time.RFC3339), b.DataTo.Format(time.RFC3339),
+		time.Since(pubStart).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func parseTimeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, usageError{fmt.Sprintf("--%s %q: want an RFC 3339 time such as 2011-10-01T00:00:00Z", name, v)}
+	}
+	return t, nil
+}

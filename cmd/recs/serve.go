@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/build"
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/demo"
+	"github.com/recs-server/recs/httpapi"
+	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/postgres"
+)
+
+// store is what serve needs: the API's store plus building and closing.
+type store interface {
+	httpapi.Store
+	build.Source
+	PublishBuild(ctx context.Context, b *catalog.Build) error
+	Close()
+}
+
+func serve(ctx context.Context, args []string, log *slog.Logger) error {
+	fs := newFlagSet("serve")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+	dbURL := fs.String("db", "", "PostgreSQL URL; empty serves from the embedded in-memory store")
+	schema := fs.String("schema", "recs", "PostgreSQL schema holding recs' tables")
+	doMigrate := fs.Bool("migrate", false, "apply database migrations before serving")
+	demoSeed := fs.Int("demo-seed", 1, "seed of the generated demo shop (embedded store only)")
+	demoItems := fs.Int("demo-items", 3000, "items in the generated demo shop (embedded store only)")
+	readDeadline := fs.Duration("read-deadline", 50*time.Millisecond, "time budget of one recommendation request")
+	maxBody := fs.Int("max-body-bytes", 4<<20, "largest request body accepted")
+	maxBatch := fs.Int("max-batch", 1000, "most items or events in one write request")
+	shutdownWait := fs.Duration("shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+
+	var st store
+	if *dbURL == "" {
+		ms, err := demoStore(ctx, int64(*demoSeed), *demoItems, log)
+		if err != nil {
+			return err
+		}
+		st = ms
+	} else {
+		cfg := postgres.Config{URL: *dbURL, Schema: *schema, MinIdleConns: 4}
+		if *doMigrate {
+			if _, err := postgres.Migrate(ctx, cfg, log); err != nil {
+				return err
+			}
+		}
+		ps, err := postgres.Open(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		st = ps
+	}
+	defer st.Close()
+
+	set := metrics.NewSet()
+	srv := httpapi.New(httpapi.Config{
+		ReadDeadline: *readDeadline, MaxBodyBytes: *maxBody, MaxBatch: *maxBatch,
+	}, st, log, set)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "store", storeName(*dbURL))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *shutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func storeName(url string) string {
+	if url == "" {
+		return "embedded (demo shop)"
+	}
+	return "postgres"
+}
+
+// demoStore fills an embedded store with the generated demo shop and
+// builds its models, so a new user sees recommendations within seconds.
+func demoStore(ctx context.Context, seed int64, items int, log *slog.Logger) (*memstore.Store, error) {
+	start := time.Now()
+	shop := demo.Generate(demo.Options{Seed: seed, Items: items})
+	ms := memstore.New()
+	if err := ms.UpsertItems(ctx, shop.Items); err != nil {
+		return nil, err
+	}
+	if _, err := ms.AppendEvents(ctx, shop.Events); err != nil {
+		return nil, err
+	}
+	log.Info("generated demo shop", "items", len(shop.Items), "events", len(shop.Events), "took", time.Since(start).Round(time.Millisecond))
+	b, rep, err := build.Run(ctx, ms, build.Options{Seed: uint64(seed)}, log)
+	if err != nil {
+		return nil, fmt.Errorf("build demo models: %w", err)
+	}
+	if err := ms.PublishBuild(ctx, b); err != nil {
+		return nil, err
+	}
+	log.Info("built demo models", "version", b.Version, "report", rep.String())
+	return ms, nil
+}

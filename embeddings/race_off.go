@@ -1,0 +1,5 @@
+//go:build !race
+
+package embeddings
+
+const raceEnabled = false
