@@ -65,6 +65,23 @@ func decodeBatch[T any](body []byte, what string, max int, check func(*T) error)
 	return out, nil
 }
 
+// decodeStrict decodes one JSON object, rejecting unknown fields.
+func decodeStrict(body []byte, v any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return badRequest("the request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("malformed request: %s", jsonErrMsg(err))
+	}
+	if dec.More() {
+		return badRequest("malformed request: more than one JSON value in the body")
+	}
+	return nil
+}
+
 // jsonErrMsg turns encoding/json's messages into ones that name the field.
 func jsonErrMsg(err error) string {
 	var te *json.UnmarshalTypeError
@@ -96,6 +113,11 @@ func (s *Server) putItems(ctx *fasthttp.RequestCtx) error {
 	if err := s.store.UpsertItems(c, items); err != nil {
 		return fmt.Errorf("upsert items: %w", err)
 	}
+	ids := make([]string, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+	}
+	s.engine.ItemsChanged(ids...)
 	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: len(items)})
 }
 
@@ -120,6 +142,11 @@ func (s *Server) postStock(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return fmt.Errorf("update stock: %w", err)
 	}
+	ids := make([]string, len(ups))
+	for i := range ups {
+		ids[i] = ups[i].ItemID
+	}
+	s.engine.ItemsChanged(ids...)
 	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: n, Unknown: len(ups) - n})
 }
 
@@ -141,6 +168,9 @@ func (s *Server) postEvents(ctx *fasthttp.RequestCtx) error {
 	n, err := s.store.AppendEvents(c, evs)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
+	}
+	for i := range evs {
+		s.engine.Record(&evs[i])
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: n, Duplicates: len(evs) - n})
 }

@@ -13,39 +13,27 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/recommend"
 )
 
-// Popularity scopes the server falls back on; the build writes them.
+// Limits on recommendation requests.
 const (
-	scopeAll7d    = "all:7d"
-	scopeTrending = "trending"
+	maxCartItems = 100
+	maxRankItems = 500
 )
-
-func categoryScope(top string) string { return "category:" + top + ":30d" }
-
-// RecItem is one recommended item with what a widget needs to show it.
-type RecItem struct {
-	ItemID   string   `json:"item_id"`
-	Score    float64  `json:"score"`
-	Reasons  []string `json:"reasons"`
-	Title    string   `json:"title"`
-	Price    float64  `json:"price"`
-	Currency string   `json:"currency,omitempty"`
-	URL      string   `json:"url,omitempty"`
-	ImageURL string   `json:"image_url,omitempty"`
-}
-
-// Module is one block of recommendations on a page.
-type Module struct {
-	ID    string    `json:"id"`
-	Items []RecItem `json:"items"`
-}
 
 // Response is the body of every recommendation endpoint.
 type Response struct {
-	RequestID    string   `json:"request_id"`
-	ModelVersion string   `json:"model_version"`
-	Modules      []Module `json:"modules"`
+	RequestID    string             `json:"request_id"`
+	ModelVersion string             `json:"model_version"`
+	Modules      []recommend.Module `json:"modules"`
+}
+
+// RankResponse is the body of /v1/rank.
+type RankResponse struct {
+	RequestID    string           `json:"request_id"`
+	ModelVersion string           `json:"model_version"`
+	Items        []recommend.Item `json:"items"`
 }
 
 func newRequestID() string {
@@ -57,87 +45,65 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+func (s *Server) checkLimit(n int, given bool) (int, error) {
+	if !given {
+		return s.cfg.DefaultLimit, nil
+	}
+	if n < 1 || n > s.cfg.MaxLimit {
+		return 0, badRequest("limit must be an integer from 1 to %d, got %d", s.cfg.MaxLimit, n)
+	}
+	return n, nil
+}
+
 func (s *Server) limitArg(ctx *fasthttp.RequestCtx) (int, error) {
 	raw := ctx.QueryArgs().Peek("limit")
 	if len(raw) == 0 {
 		return s.cfg.DefaultLimit, nil
 	}
 	n, err := strconv.Atoi(string(raw))
-	if err != nil || n < 1 || n > s.cfg.MaxLimit {
+	if err != nil {
 		return 0, badRequest("limit must be an integer from 1 to %d, got %q", s.cfg.MaxLimit, raw)
 	}
-	return n, nil
+	return s.checkLimit(n, true)
 }
 
-func (s *Server) modelVersion(c context.Context) string {
-	bi, err := s.store.LatestBuild(c)
-	if err != nil {
-		return "none"
-	}
-	return bi.Version
+// visitorArgs reads the optional session_id and user_id query arguments.
+func visitorArgs(ctx *fasthttp.RequestCtx) (sessionID, userID string, err error) {
+	sessionID = string(ctx.QueryArgs().Peek("session_id"))
+	userID = string(ctx.QueryArgs().Peek("user_id"))
+	return sessionID, userID, checkVisitor(sessionID, userID)
 }
 
-// source is one candidate list with the reason it gives its items.
-type source struct {
-	reason string
-	items  []catalog.Scored
-}
-
-// assemble merges sources in priority order into a module of up to limit
-// items that exist, are active and in stock, and are not excluded. Until
-// the ranker scores candidates, an item's score is 1/position.
-func assemble(id string, limit int, items map[string]*catalog.Item, exclude map[string]bool, sources ...source) Module {
-	m := Module{ID: id, Items: make([]RecItem, 0, limit)}
-	taken := map[string]int{}
-	for _, src := range sources {
-		for _, sc := range src.items {
-			if i, ok := taken[sc.ItemID]; ok {
-				m.Items[i].Reasons = append(m.Items[i].Reasons, src.reason)
-				continue
-			}
-			if len(m.Items) == limit {
-				break
-			}
-			it := items[sc.ItemID]
-			if it == nil || !it.Active || it.Stock <= 0 || exclude[sc.ItemID] {
-				continue
-			}
-			taken[sc.ItemID] = len(m.Items)
-			m.Items = append(m.Items, RecItem{
-				ItemID: it.ID, Score: 1 / float64(len(m.Items)+1), Reasons: []string{src.reason},
-				Title: it.Title, Price: it.Price, Currency: it.Currency, URL: it.URL, ImageURL: it.ImageURL,
-			})
+func checkVisitor(sessionID, userID string) error {
+	if sessionID != "" {
+		if err := catalog.CheckID("session_id", sessionID); err != nil {
+			return badRequest("%s", err)
 		}
 	}
-	return m
-}
-
-// loadItems fetches the catalogue entries of every candidate at once.
-func (s *Server) loadItems(c context.Context, lists ...[]catalog.Scored) (map[string]*catalog.Item, error) {
-	var ids []string
-	seen := map[string]bool{}
-	for _, l := range lists {
-		for _, sc := range l {
-			if !seen[sc.ItemID] {
-				seen[sc.ItemID] = true
-				ids = append(ids, sc.ItemID)
-			}
+	if userID != "" {
+		if err := catalog.CheckID("user_id", userID); err != nil {
+			return badRequest("%s", err)
 		}
 	}
-	items, err := s.store.Items(c, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*catalog.Item, len(items))
-	for i := range items {
-		out[items[i].ID] = &items[i]
-	}
-	return out, nil
+	return nil
 }
 
-// pdp serves a product page: `similar` (viewed in the same sessions, then
-// popular in the same department) and `bought_together` (bought in the
-// same orders). An unknown item_id is a 404.
+func (s *Server) respond(ctx *fasthttp.RequestCtx, mods []recommend.Module, err error) error {
+	if errors.Is(err, recommend.ErrUnknownItem) {
+		return notFound("item_id %q is not in the catalogue", ctx.QueryArgs().Peek("item_id"))
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, Response{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Modules: mods})
+}
+
+func (s *Server) readContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.base, s.cfg.ReadDeadline)
+}
+
+// pdp serves a product page. An unknown item_id is a 404: the storefront
+// asked about a product recs has not been told of (see PUT /v1/items).
 func (s *Server) pdp(ctx *fasthttp.RequestCtx) error {
 	id := string(ctx.QueryArgs().Peek("item_id"))
 	if err := catalog.CheckID("item_id", id); err != nil {
@@ -147,103 +113,140 @@ func (s *Server) pdp(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	c, cancel := context.WithTimeout(s.base, s.cfg.ReadDeadline)
+	sid, uid, err := visitorArgs(ctx)
+	if err != nil {
+		return err
+	}
+	c, cancel := s.readContext()
 	defer cancel()
-	anchor, err := s.store.Items(c, []string{id})
-	if err != nil {
-		return fmt.Errorf("read anchor item: %w", err)
-	}
-	if len(anchor) == 0 {
-		return notFound("item_id %q is not in the catalogue", id)
-	}
-	a := &anchor[0]
-	k := limit * 3
-	coView, err := s.store.Neighbors(c, catalog.CoView, id, k)
-	if err != nil {
-		return err
-	}
-	coBuy, err := s.store.Neighbors(c, catalog.CoPurchase, id, k)
-	if err != nil {
-		return err
-	}
-	var inCategory []catalog.Scored
-	if len(a.Category) > 0 {
-		if inCategory, err = s.store.Popular(c, categoryScope(a.Category[0]), k); err != nil {
-			return err
-		}
-	}
-	items, err := s.loadItems(c, coView, coBuy, inCategory)
-	if err != nil {
-		return fmt.Errorf("read candidate items: %w", err)
-	}
-	exclude := map[string]bool{id: true}
-	for _, x := range a.IncompatibleWith {
-		exclude[x] = true
-	}
-	resp := Response{
-		RequestID:    newRequestID(),
-		ModelVersion: s.modelVersion(c),
-		Modules: []Module{
-			assemble("similar", limit, items, exclude, source{"co_view", coView}, source{"popular_in_category", inCategory}),
-			assemble("bought_together", limit, items, exclude, source{"co_purchase", coBuy}),
-		},
-	}
-	return writeJSON(ctx, fasthttp.StatusOK, resp)
+	mods, err := s.engine.PDP(c, recommend.Request{ItemID: id, SessionID: sid, UserID: uid, Limit: limit})
+	return s.respond(ctx, mods, err)
 }
 
-// home serves the home page: `trending` and, until visitor profiles
-// exist, `for_you` from the week's most popular items.
 func (s *Server) home(ctx *fasthttp.RequestCtx) error {
 	limit, err := s.limitArg(ctx)
 	if err != nil {
 		return err
 	}
-	c, cancel := context.WithTimeout(s.base, s.cfg.ReadDeadline)
+	sid, uid, err := visitorArgs(ctx)
+	if err != nil {
+		return err
+	}
+	c, cancel := s.readContext()
 	defer cancel()
-	k := limit * 3
-	trending, err := s.store.Popular(c, scopeTrending, k)
+	mods, err := s.engine.Home(c, recommend.Request{SessionID: sid, UserID: uid, Limit: limit})
+	return s.respond(ctx, mods, err)
+}
+
+// listRequest is the body of the cart and rank endpoints.
+type listRequest struct {
+	SessionID string   `json:"session_id"`
+	UserID    string   `json:"user_id"`
+	ItemIDs   []string `json:"item_ids"`
+	Limit     *int     `json:"limit"`
+	Placement string   `json:"placement"`
+}
+
+func decodeListRequest(body []byte, maxIDs int) (*listRequest, error) {
+	var r listRequest
+	if err := decodeStrict(body, &r); err != nil {
+		return nil, err
+	}
+	if err := checkVisitor(r.SessionID, r.UserID); err != nil {
+		return nil, err
+	}
+	if len(r.ItemIDs) > maxIDs {
+		return nil, badRequest("item_ids has %d ids, the limit is %d", len(r.ItemIDs), maxIDs)
+	}
+	for i, id := range r.ItemIDs {
+		if err := catalog.CheckID(fmt.Sprintf("item_ids[%d]", i), id); err != nil {
+			return nil, badRequest("%s", err)
+		}
+	}
+	return &r, nil
+}
+
+// cart serves a cart page: never an item already in the cart.
+func (s *Server) cart(ctx *fasthttp.RequestCtx) error {
+	r, err := decodeListRequest(ctx.PostBody(), maxCartItems)
 	if err != nil {
 		return err
 	}
-	popular, err := s.store.Popular(c, scopeAll7d, k)
+	if len(r.ItemIDs) == 0 {
+		return badRequest("item_ids is required: the ids of the items in the cart")
+	}
+	limit, err := s.checkLimit(derefInt(r.Limit), r.Limit != nil)
 	if err != nil {
 		return err
 	}
-	items, err := s.loadItems(c, trending, popular)
+	c, cancel := s.readContext()
+	defer cancel()
+	mods, err := s.engine.Cart(c, recommend.Request{ItemIDs: r.ItemIDs, SessionID: r.SessionID, UserID: r.UserID, Limit: limit})
+	return s.respond(ctx, mods, err)
+}
+
+// rank re-orders a category or search page's ids for the visitor.
+func (s *Server) rank(ctx *fasthttp.RequestCtx) error {
+	r, err := decodeListRequest(ctx.PostBody(), maxRankItems)
 	if err != nil {
-		return fmt.Errorf("read candidate items: %w", err)
+		return err
 	}
-	resp := Response{
-		RequestID:    newRequestID(),
-		ModelVersion: s.modelVersion(c),
-		Modules: []Module{
-			assemble("for_you", limit, items, nil, source{"popular", popular}),
-			assemble("trending", limit, items, nil, source{"trending", trending}),
-		},
+	switch r.Placement {
+	case "category", "search":
+	case "":
+		return badRequest("placement is required: category or search")
+	default:
+		return badRequest("placement %q is unknown: want category or search", r.Placement)
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, resp)
+	if r.Limit != nil {
+		return badRequest("limit is not used by /v1/rank: every id comes back")
+	}
+	if len(r.ItemIDs) == 0 {
+		return badRequest("item_ids is required: the ids of the page, in the shop's order")
+	}
+	seen := make(map[string]bool, len(r.ItemIDs))
+	for i, id := range r.ItemIDs {
+		if seen[id] {
+			return badRequest("item_ids[%d]: %q is listed twice", i, id)
+		}
+		seen[id] = true
+	}
+	c, cancel := s.readContext()
+	defer cancel()
+	items, err := s.engine.Rank(c, recommend.Request{ItemIDs: r.ItemIDs, SessionID: r.SessionID, UserID: r.UserID})
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, RankResponse{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Items: items})
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 once the store answers and a build is published, so a
-// load balancer sends traffic only to a server that can recommend.
+// readyz answers 200 once the store answers and a build is being served,
+// so a load balancer sends traffic only to a server that can recommend.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	c, cancel := context.WithTimeout(s.base, time.Second)
 	defer cancel()
 	if err := s.store.Ping(c); err != nil {
 		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
 	}
-	bi, err := s.store.LatestBuild(c)
-	if errors.Is(err, catalog.ErrNotFound) {
-		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "no model built yet: run `recs build`"})
-	}
-	if err != nil {
+	if _, err := s.engine.Refresh(c); err != nil {
 		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready", "model_version": bi.Version})
+	v := s.engine.ModelVersion()
+	if v == "none" {
+		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "no model built yet: run `recs build`"})
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready", "model_version": v})
 }
 
 func (s *Server) writeMetrics(ctx *fasthttp.RequestCtx) error {

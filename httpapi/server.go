@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/recommend"
 )
 
 // Store is what the HTTP layer needs from a store.
@@ -25,9 +26,6 @@ type Store interface {
 	UpsertItems(ctx context.Context, items []catalog.Item) error
 	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error)
 	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
-	LatestBuild(ctx context.Context) (catalog.BuildInfo, error)
-	Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error)
-	Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error)
 }
 
 // Config holds the server's limits and timeouts. Zero values mean the
@@ -43,6 +41,7 @@ type Config struct {
 	Concurrency   int           // most requests served at once; default 4096
 	ReadDeadline  time.Duration // budget of a read (recommendation) request; default 50 ms
 	WriteDeadline time.Duration // budget of a write (ingest) request; default 5 s
+	RefreshEvery  time.Duration // how often to look for a new build; default 2 s
 }
 
 func (c Config) withDefaults() Config {
@@ -66,6 +65,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.IdleTimeout, 60*time.Second)
 	defDur(&c.ReadDeadline, 50*time.Millisecond)
 	defDur(&c.WriteDeadline, 5*time.Second)
+	defDur(&c.RefreshEvery, 2*time.Second)
 	return c
 }
 
@@ -73,6 +73,7 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	cfg     Config
 	store   Store
+	engine  *recommend.Engine
 	log     *slog.Logger
 	metrics *metrics.Set
 	srv     *fasthttp.Server
@@ -81,9 +82,10 @@ type Server struct {
 	cancel context.CancelFunc
 }
 
-// New returns a server over st. Metrics go to set (exported at /metrics).
-func New(cfg Config, st Store, log *slog.Logger, set *metrics.Set) *Server {
-	s := &Server{cfg: cfg.withDefaults(), store: st, log: log, metrics: set}
+// New returns a server over st that recommends with engine. Metrics go to
+// set (exported at /metrics).
+func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *metrics.Set) *Server {
+	s := &Server{cfg: cfg.withDefaults(), store: st, engine: engine, log: log, metrics: set}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
@@ -95,6 +97,7 @@ func New(cfg Config, st Store, log *slog.Logger, set *metrics.Set) *Server {
 		Concurrency:           s.cfg.Concurrency,
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
+		Logger:                fasthttpLogger{log},
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			// fasthttp's own parse errors, e.g. a body over the limit.
 			status := fasthttp.StatusBadRequest
@@ -109,8 +112,36 @@ func New(cfg Config, st Store, log *slog.Logger, set *metrics.Set) *Server {
 	return s
 }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve serves on ln until Shutdown. In the background it watches for new
+// builds every refresh interval and swaps to them without dropping a
+// request.
+func (s *Server) Serve(ln net.Listener) error {
+	if _, err := s.engine.Refresh(s.base); err != nil {
+		s.log.Error("reading the latest build failed; serving fallbacks until it works", "err", err)
+	}
+	go s.watchBuilds()
+	return s.srv.Serve(ln)
+}
+
+func (s *Server) watchBuilds() {
+	t := time.NewTicker(s.cfg.RefreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.base.Done():
+			return
+		case <-t.C:
+			c, cancel := context.WithTimeout(s.base, 5*time.Second)
+			changed, err := s.engine.Refresh(c)
+			cancel()
+			if err != nil {
+				s.log.Error("checking for a new build failed", "err", err)
+			} else if changed {
+				s.log.Info("serving new build", "version", s.engine.ModelVersion())
+			}
+		}
+	}
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests
 // until ctx ends.
@@ -161,6 +192,10 @@ func (s *Server) route(path string) (route, bool) {
 		return route{"pdp", "GET", s.pdp}, true
 	case "/v1/recommendations/home":
 		return route{"home", "GET", s.home}, true
+	case "/v1/recommendations/cart":
+		return route{"cart", "POST", s.cart}, true
+	case "/v1/rank":
+		return route{"rank", "POST", s.rank}, true
 	}
 	if strings.HasPrefix(path, "/v1/items/") {
 		return route{"item_get", "GET", s.getItem}, true
@@ -206,4 +241,12 @@ func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(appendJSONError(nil, msg))
+}
+
+// fasthttpLogger routes fasthttp's own messages (mostly clients that send
+// malformed requests, already answered with a 4xx) to debug level.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
 }

@@ -15,14 +15,18 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/httpapi"
 	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/postgres/pgtest"
+	"github.com/recs-server/recs/recommend"
+	"github.com/recs-server/recs/session"
 )
 
 type testStore interface {
 	httpapi.Store
+	recommend.Store
 	PublishBuild(ctx context.Context, b *catalog.Build) error
 }
 
@@ -41,10 +45,25 @@ func forEachStore(t *testing.T, fn func(t *testing.T, base string, st testStore)
 	}
 }
 
-func startServer(t *testing.T, st httpapi.Store) string {
+func startServer(t *testing.T, st testStore) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 50, ReadDeadline: 2 * time.Second}, st, log, metrics.NewSet())
+	set := metrics.NewSet()
+	items, err := cache.NewItems(1000, st.Items, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists, err := cache.NewLists(1000, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := session.New(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { items.Close(); lists.Close() })
+	engine := recommend.New(recommend.Config{SourceBudget: time.Second}, st, items, lists, sessions, set)
+	srv := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 50, ReadDeadline: 2 * time.Second}, st, engine, log, set)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -223,13 +242,14 @@ func TestPDPFiltersOutOfStockAnchorAndIncompatible(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		call(t, "GET", base+"/readyz", "") // picks up the new build
 		r := call(t, "GET", base+"/v1/recommendations/pdp?item_id=anchor&limit=5", "")
 		var resp httpapi.Response
 		r.decode(t, &resp)
 		if r.status != 200 || resp.ModelVersion != "v1" || resp.RequestID == "" || len(resp.Modules) != 2 {
 			t.Fatalf("pdp: %d %s", r.status, r.body)
 		}
-		ids := func(m httpapi.Module) []string {
+		ids := func(m recommend.Module) []string {
 			var out []string
 			for _, it := range m.Items {
 				out = append(out, it.ItemID)
@@ -242,7 +262,9 @@ func TestPDPFiltersOutOfStockAnchorAndIncompatible(t *testing.T) {
 		if got := resp.Modules[0].Items[0].Reasons; fmt.Sprint(got) != "[co_view popular_in_category]" {
 			t.Fatalf("reasons = %v", got)
 		}
-		if got := ids(resp.Modules[1]); fmt.Sprint(got) != "[pair]" || resp.Modules[1].Items[0].Title != "Item pair" {
+		// Topped up from the department when co-purchases run short.
+		if got := ids(resp.Modules[1]); fmt.Sprint(got) != "[pair good]" || resp.Modules[1].Items[0].Title != "Item pair" ||
+			fmt.Sprint(resp.Modules[1].Items[1].Reasons) != "[popular_in_category]" {
 			t.Fatalf("bought_together = %v", resp.Modules[1])
 		}
 		// Stock arriving for sold-out puts it back.
@@ -259,5 +281,46 @@ func TestPDPFiltersOutOfStockAnchorAndIncompatible(t *testing.T) {
 		wantError(t, call(t, "GET", base+"/v1/recommendations/pdp?item_id=anchor&limit=x", ""), 400, "limit must be")
 		wantError(t, call(t, "POST", base+"/v1/stock", `[{"item_id":"a","stock":-1}]`), 400, "updates[0]: stock")
 		wantError(t, call(t, "GET", base+"/nope", ""), 404, "no such endpoint")
+	})
+}
+
+func TestCartAndRankEndpoints(t *testing.T) {
+	forEachStore(t, func(t *testing.T, base string, st testStore) {
+		items := []string{itemJSON("a", 5, "Home", ""), itemJSON("b", 5, "Home", ""), itemJSON("c", 0, "Home", ""), itemJSON("d", 5, "Garden", "")}
+		call(t, "PUT", base+"/v1/items", "["+strings.Join(items, ",")+"]")
+		err := st.PublishBuild(t.Context(), &catalog.Build{Version: "v1", CreatedAt: time.Now(),
+			Neighbors: map[catalog.NeighborKind][]catalog.NeighborList{
+				catalog.CoPurchase: {{ItemID: "a", Neighbors: []catalog.Scored{{ItemID: "b", Score: 1}, {ItemID: "c", Score: 0.5}, {ItemID: "d", Score: 0.2}}}},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		call(t, "GET", base+"/readyz", "")
+		r := call(t, "POST", base+"/v1/recommendations/cart", `{"session_id":"s1","item_ids":["a","b"],"limit":5}`)
+		var resp httpapi.Response
+		r.decode(t, &resp)
+		if r.status != 200 || len(resp.Modules) != 1 || resp.Modules[0].ID != "cross_sell" ||
+			len(resp.Modules[0].Items) != 1 || resp.Modules[0].Items[0].ItemID != "d" {
+			t.Fatalf("cart: %d %s", r.status, r.body)
+		}
+		r = call(t, "POST", base+"/v1/rank", `{"session_id":"s1","placement":"category","item_ids":["c","d","a","b","zz"]}`)
+		var rr httpapi.RankResponse
+		r.decode(t, &rr)
+		if r.status != 200 || len(rr.Items) != 5 {
+			t.Fatalf("rank: %d %s", r.status, r.body)
+		}
+		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":[]}`), 400, "item_ids is required")
+		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":["a"],"limit":500}`), 400, "limit must be")
+		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":["a"],"colour":1}`), 400, `unknown field "colour"`)
+		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":"a"}`), 400, "item_ids: must be []string")
+		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":[""]}`), 400, "item_ids[0]: is required")
+		many := `"x0"` + strings.Repeat(`,"x"`, 100)
+		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":[`+many+`]}`), 400, "the limit is 100")
+		wantError(t, call(t, "POST", base+"/v1/rank", `{"placement":"category","item_ids":["a","a"]}`), 400, "listed twice")
+		wantError(t, call(t, "POST", base+"/v1/rank", `{"placement":"home","item_ids":["a"]}`), 400, "placement \"home\" is unknown")
+		wantError(t, call(t, "POST", base+"/v1/rank", `{"item_ids":["a"]}`), 400, "placement is required")
+		wantError(t, call(t, "POST", base+"/v1/rank", `{"placement":"search","item_ids":["a"]} {}`), 400, "more than one JSON value")
+		wantError(t, call(t, "GET", base+"/v1/recommendations/home?session_id="+strings.Repeat("s", 200), ""), 400, "session_id")
 	})
 }

@@ -74,9 +74,21 @@ func TestServeDemoShopAnswersAndShutsDownCleanly(t *testing.T) {
 	if err != nil || code != 200 || !strings.Contains(body, `"id":"similar"`) {
 		t.Fatalf("pdp: %d %s %v", code, body, err)
 	}
-	code, body, err = get(base + "/v1/recommendations/home?limit=4")
-	if err != nil || code != 200 || !strings.Contains(body, `"reasons":["popular"]`) {
-		t.Fatalf("home: %d %s %v", code, body, err)
+	code, body, err = get(base + "/v1/recommendations/home?limit=4&session_id=new-visitor")
+	if err != nil || code != 200 || !strings.Contains(body, `"id":"for_you","items":[{"item_id"`) || !strings.Contains(body, `"id":"recently_viewed","items":[]`) {
+		t.Fatalf("home of a new visitor: %d %s %v", code, body, err)
+	}
+	// The next request reflects a stored event at once.
+	ev := `{"event_id":"t1","type":"view_item","time":"` + time.Now().UTC().Format(time.RFC3339) + `","session_id":"new-visitor","items":[{"item_id":"D-000001"}]}`
+	resp, err := http.Post(base+"/v1/events", "application/json", strings.NewReader(ev))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("post event: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	code, body, err = get(base + "/v1/recommendations/home?limit=4&session_id=new-visitor")
+	if err != nil || code != 200 || !strings.Contains(body, `"id":"recently_viewed","items":[{"item_id":"D-000001"`) ||
+		!strings.Contains(body, `"session_co_view"`) {
+		t.Fatalf("home after a view: %d %s %v", code, body, err)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)

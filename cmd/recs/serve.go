@@ -11,16 +11,21 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/recs-server/recs/build"
+	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/demo"
 	"github.com/recs-server/recs/httpapi"
 	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/postgres"
+	"github.com/recs-server/recs/recommend"
+	"github.com/recs-server/recs/session"
 )
 
-// store is what serve needs: the API's store plus building and closing.
+// store is what serve needs: the API's and the engine's store, plus
+// building and closing.
 type store interface {
 	httpapi.Store
+	recommend.Store
 	build.Source
 	PublishBuild(ctx context.Context, b *catalog.Build) error
 	Close()
@@ -38,6 +43,11 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	maxBody := fs.Int("max-body-bytes", 4<<20, "largest request body accepted")
 	maxBatch := fs.Int("max-batch", 1000, "most items or events in one write request")
 	shutdownWait := fs.Duration("shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests")
+	sourceBudget := fs.Duration("source-budget", 30*time.Millisecond, "time budget of one candidate source; a slower source is skipped")
+	itemCache := fs.Int("item-cache", 1_000_000, "items held in the item cache")
+	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
+	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
+	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -65,9 +75,24 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	defer st.Close()
 
 	set := metrics.NewSet()
+	items, err := cache.NewItems(int64(*itemCache), st.Items, set)
+	if err != nil {
+		return err
+	}
+	defer items.Close()
+	lists, err := cache.NewLists(int64(*listCache), set)
+	if err != nil {
+		return err
+	}
+	defer lists.Close()
+	sessions, err := session.New(*maxVisitors)
+	if err != nil {
+		return err
+	}
+	engine := recommend.New(recommend.Config{SourceBudget: *sourceBudget, MaxMove: *maxMove}, st, items, lists, sessions, set)
 	srv := httpapi.New(httpapi.Config{
 		ReadDeadline: *readDeadline, MaxBodyBytes: *maxBody, MaxBatch: *maxBatch,
-	}, st, log, set)
+	}, st, engine, log, set)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)

@@ -1,0 +1,182 @@
+// Package cache holds the serving caches: item data (stock, price, margin,
+// category, brand, display fields) and candidate lists, as typed ristretto
+// wrappers that fill from the store on a miss and count hits and misses.
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/dgraph-io/ristretto/v2"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// ItemLoader reads items from the store; ids it does not return are
+// unknown.
+type ItemLoader func(ctx context.Context, ids []string) ([]catalog.Item, error)
+
+// Items caches catalogue items by id. A cached value is an immutable
+// snapshot: callers must not modify it. Unknown ids are cached too (as
+// nil), so a flood of requests for a missing id does not reach the store.
+type Items struct {
+	c    *ristretto.Cache[string, *catalog.Item]
+	load ItemLoader
+	// gen counts invalidations. A load that started before an
+	// invalidation must not cache what it read: it may be the old value.
+	gen            atomic.Uint64
+	hits, misses   *metrics.Counter
+	loads, loadErr *metrics.Counter
+}
+
+// NewItems returns a cache of at most maxItems items.
+func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error) {
+	c, err := ristretto.NewCache(&ristretto.Config[string, *catalog.Item]{
+		NumCounters:        maxItems * 10,
+		MaxCost:            maxItems,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("item cache: %w", err)
+	}
+	return &Items{
+		c: c, load: load,
+		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="hit"}`),
+		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`),
+		loads:   set.GetOrCreateCounter(`recs_cache_loads_total{cache="items"}`),
+		loadErr: set.GetOrCreateCounter(`recs_cache_load_errors_total{cache="items"}`),
+	}, nil
+}
+
+// Get adds to dst the items among ids that exist (unknown ids are left
+// out), loading all misses with one store call. On a store error it
+// returns what the cache had, with the error.
+func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.Item) error {
+	var missing []string
+	for _, id := range ids {
+		if _, done := dst[id]; done {
+			continue
+		}
+		it, ok := c.c.Get(id)
+		if !ok {
+			missing = append(missing, id)
+			continue
+		}
+		c.hits.Inc()
+		if it != nil {
+			dst[id] = it
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	c.misses.Add(len(missing))
+	gen := c.gen.Load()
+	c.loads.Inc()
+	items, err := c.load(ctx, missing)
+	if err != nil {
+		c.loadErr.Inc()
+		return fmt.Errorf("load items: %w", err)
+	}
+	fresh := c.gen.Load() == gen
+	found := make(map[string]bool, len(items))
+	for i := range items {
+		it := &items[i]
+		found[it.ID] = true
+		dst[it.ID] = it
+		if fresh {
+			c.c.Set(it.ID, it, 1)
+		}
+	}
+	if fresh {
+		for _, id := range missing {
+			if !found[id] {
+				c.c.Set(id, nil, 1)
+			}
+		}
+	}
+	return nil
+}
+
+// Invalidate drops ids so the next Get reads them from the store; loads
+// in flight when it is called do not cache their (maybe older) result.
+func (c *Items) Invalidate(ids ...string) {
+	c.gen.Add(1)
+	for _, id := range ids {
+		c.c.Del(id)
+	}
+}
+
+// Wait blocks until buffered writes are applied (for tests).
+func (c *Items) Wait() { c.c.Wait() }
+
+// Close stops the cache's goroutines.
+func (c *Items) Close() { c.c.Close() }
+
+// Lists caches candidate lists (neighbour tables, popularity scopes) of the
+// current build. They change only when a build is published, so Clear on a
+// new build is the whole invalidation policy.
+type Lists struct {
+	c            *ristretto.Cache[string, []catalog.Scored]
+	gen          atomic.Uint64
+	hits, misses *metrics.Counter
+}
+
+// NewLists returns a cache of at most maxLists lists.
+func NewLists(maxLists int64, set *metrics.Set) (*Lists, error) {
+	c, err := ristretto.NewCache(&ristretto.Config[string, []catalog.Scored]{
+		NumCounters:        maxLists * 10,
+		MaxCost:            maxLists,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list cache: %w", err)
+	}
+	return &Lists{
+		c:      c,
+		hits:   set.GetOrCreateCounter(`recs_cache_requests_total{cache="lists",result="hit"}`),
+		misses: set.GetOrCreateCounter(`recs_cache_requests_total{cache="lists",result="miss"}`),
+	}, nil
+}
+
+// NeighborsKey and PopularKey name cached lists.
+func NeighborsKey(kind catalog.NeighborKind, itemID string) string {
+	return "n:" + string(kind) + ":" + itemID
+}
+
+func PopularKey(scope string) string { return "p:" + scope }
+
+// Get returns the cached list for key, or loads it with load and caches
+// it. Lists are shared: callers must not modify them.
+func (c *Lists) Get(key string, load func() ([]catalog.Scored, error)) ([]catalog.Scored, error) {
+	if l, ok := c.c.Get(key); ok {
+		c.hits.Inc()
+		return l, nil
+	}
+	c.misses.Inc()
+	gen := c.gen.Load()
+	l, err := load()
+	if err != nil {
+		return nil, err
+	}
+	if c.gen.Load() == gen {
+		c.c.Set(key, l, 1)
+	}
+	return l, nil
+}
+
+// Clear drops every list (a new build was published).
+func (c *Lists) Clear() {
+	c.gen.Add(1)
+	c.c.Clear()
+}
+
+// Wait blocks until buffered writes are applied (for tests).
+func (c *Lists) Wait() { c.c.Wait() }
+
+// Close stops the cache's goroutines.
+func (c *Lists) Close() { c.c.Close() }

@@ -1,0 +1,117 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// countingLoader serves items from a map and counts store calls.
+type countingLoader struct {
+	items  map[string]catalog.Item
+	calls  int
+	during func() // runs inside a load, to race it
+	fail   bool
+}
+
+func (l *countingLoader) load(_ context.Context, ids []string) ([]catalog.Item, error) {
+	l.calls++
+	if l.fail {
+		return nil, errors.New("database down")
+	}
+	if l.during != nil {
+		l.during()
+	}
+	var out []catalog.Item
+	for _, id := range ids {
+		if it, ok := l.items[id]; ok {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+func newItems(t *testing.T, l *countingLoader) (*Items, *metrics.Set) {
+	set := metrics.NewSet()
+	c, err := NewItems(100, l.load, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, set
+}
+
+func TestItemsLoadMissesOnceAndCacheUnknownIDs(t *testing.T) {
+	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a", Stock: 3}}}
+	c, set := newItems(t, l)
+	for range 3 {
+		dst := map[string]*catalog.Item{}
+		if err := c.Get(t.Context(), []string{"a", "ghost"}, dst); err != nil {
+			t.Fatal(err)
+		}
+		c.Wait()
+		if len(dst) != 1 || dst["a"].Stock != 3 {
+			t.Fatalf("got %v", dst)
+		}
+	}
+	if l.calls != 1 {
+		t.Fatalf("store called %d times, want 1", l.calls)
+	}
+	if h := set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="hit"}`).Get(); h != 4 {
+		t.Fatalf("hits = %d, want 4", h)
+	}
+}
+
+func TestInvalidateDuringLoadDoesNotCacheOldValue(t *testing.T) {
+	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a", Stock: 3}}}
+	c, _ := newItems(t, l)
+	l.during = func() { c.Invalidate("a") } // the stock changed while we read
+	if err := c.Get(t.Context(), []string{"a"}, map[string]*catalog.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	l.during = nil
+	l.items["a"] = catalog.Item{ID: "a", Stock: 0}
+	dst := map[string]*catalog.Item{}
+	if err := c.Get(t.Context(), []string{"a"}, dst); err != nil {
+		t.Fatal(err)
+	}
+	if dst["a"].Stock != 0 {
+		t.Fatalf("stale stock %d served after invalidation", dst["a"].Stock)
+	}
+}
+
+func TestItemsServeCachedEntriesWhenStoreFails(t *testing.T) {
+	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a"}, "b": {ID: "b"}}}
+	c, _ := newItems(t, l)
+	c.Get(t.Context(), []string{"a"}, map[string]*catalog.Item{})
+	c.Wait()
+	l.fail = true
+	dst := map[string]*catalog.Item{}
+	err := c.Get(t.Context(), []string{"a", "b"}, dst)
+	if err == nil || dst["a"] == nil || dst["b"] != nil {
+		t.Fatalf("want the cached a and an error for b: %v, %v", dst, err)
+	}
+}
+
+func TestListsClearOnNewBuild(t *testing.T) {
+	c, err := NewLists(100, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	loads := 0
+	load := func() ([]catalog.Scored, error) { loads++; return []catalog.Scored{{ItemID: "x"}}, nil }
+	c.Get(PopularKey("all:7d"), load)
+	c.Wait()
+	c.Get(PopularKey("all:7d"), load)
+	c.Clear()
+	c.Get(PopularKey("all:7d"), load)
+	if loads != 2 {
+		t.Fatalf("loads = %d, want 2 (one before and one after Clear)", loads)
+	}
+}

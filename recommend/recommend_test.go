@@ -1,0 +1,250 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/cache"
+	"github.com/recs-server/recs/candidates"
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/session"
+)
+
+type fixture struct {
+	st     *memstore.Store
+	engine *Engine
+	set    *metrics.Set
+}
+
+func item(id, top string, stock int) catalog.Item {
+	return catalog.Item{ID: id, Title: "Item " + id, Category: []string{top}, Price: 10, Cost: 5, Stock: stock, Active: true}
+}
+
+func scored(ids ...string) []catalog.Scored {
+	out := make([]catalog.Scored, len(ids))
+	for i, id := range ids {
+		out[i] = catalog.Scored{ItemID: id, Score: float64(len(ids) - i)}
+	}
+	return out
+}
+
+// newFixture publishes a small shop: a1's co-views and co-purchases, and
+// popularity lists, with some items out of stock or inactive.
+func newFixture(t *testing.T, st Store) *fixture {
+	t.Helper()
+	ms := memstore.New()
+	items := []catalog.Item{
+		item("a1", "Home", 5), item("a2", "Home", 5), item("a3", "Home", 0), item("a4", "Home", 5),
+		item("b1", "Garden", 5), item("b2", "Garden", 5), item("c1", "Toys", 5),
+	}
+	items[0].IncompatibleWith = []string{"a4"}
+	items[5].Active = false
+	if err := ms.UpsertItems(t.Context(), items); err != nil {
+		t.Fatal(err)
+	}
+	b := &catalog.Build{Version: "v1", CreatedAt: time.Now(),
+		Neighbors: map[catalog.NeighborKind][]catalog.NeighborList{
+			catalog.CoView:     {{ItemID: "a1", Neighbors: scored("a3", "a4", "a2", "b2")}, {ItemID: "b1", Neighbors: scored("b2", "c1")}},
+			catalog.CoPurchase: {{ItemID: "a1", Neighbors: scored("b1", "a3")}, {ItemID: "b1", Neighbors: scored("a1", "c1", "a2")}},
+		},
+		Popularity: []catalog.PopularityList{
+			{Scope: candidates.CategoryScope("Home"), Items: scored("a1", "a2", "a3", "a4")},
+			{Scope: candidates.ScopeAll7d, Items: scored("c1", "a1", "b1", "a2", "a3")},
+			{Scope: candidates.ScopeTrending, Items: scored("b1", "c1")},
+		},
+	}
+	if err := ms.PublishBuild(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	if st == nil {
+		st = ms
+	}
+	set := metrics.NewSet()
+	ic, err := cache.NewItems(100, ms.Items, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := cache.NewLists(100, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ic.Close(); lc.Close() })
+	ss, _ := session.New(1000)
+	e := New(Config{SourceBudget: time.Second, MaxMove: 2}, st, ic, lc, ss, set)
+	if _, err := e.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{st: ms, engine: e, set: set}
+}
+
+func ids(items []Item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.ItemID
+	}
+	return out
+}
+
+func TestOutOfStockNeverReturned(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	check := func(mods []Module, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mods {
+			for _, it := range m.Items {
+				if it.ItemID == "a3" || it.ItemID == "b2" {
+					t.Fatalf("module %s returned unsellable %s", m.ID, it.ItemID)
+				}
+			}
+		}
+	}
+	check(f.engine.PDP(ctx, Request{ItemID: "a1", Limit: 10}))
+	check(f.engine.Cart(ctx, Request{ItemIDs: []string{"b1"}, Limit: 10}))
+	check(f.engine.Home(ctx, Request{Limit: 10}))
+}
+
+func TestPDPExcludesAnchorAndIncompatibleAndExplains(t *testing.T) {
+	f := newFixture(t, nil)
+	mods, err := f.engine.PDP(t.Context(), Request{ItemID: "a1", Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(mods[0].Items); fmt.Sprint(got) != "[a2 c1 b1]" {
+		t.Fatalf("similar = %v, want co-viewed a2, then the overall top-up", got)
+	}
+	if r := mods[0].Items[0].Reasons; fmt.Sprint(r) != "[co_view popular_in_category popular]" {
+		t.Fatalf("reasons of a2 = %v", r)
+	}
+	if got := ids(mods[1].Items); got[0] != "b1" || slices.Contains(got, "a1") || slices.Contains(got, "a4") {
+		t.Fatalf("bought_together = %v", got)
+	}
+	if _, err := f.engine.PDP(t.Context(), Request{ItemID: "nope", Limit: 3}); !errors.Is(err, ErrUnknownItem) {
+		t.Fatalf("unknown anchor: %v", err)
+	}
+}
+
+func TestCartExcludesItemsAlreadyInCart(t *testing.T) {
+	f := newFixture(t, nil)
+	mods, err := f.engine.Cart(t.Context(), Request{ItemIDs: []string{"a1", "b1", "ghost"}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(mods[0].Items)
+	for _, x := range []string{"a1", "b1", "a4", "a3", "b2"} {
+		if slices.Contains(got, x) {
+			t.Fatalf("cross_sell %v contains %s", got, x)
+		}
+	}
+	if len(got) == 0 || got[0] != "c1" {
+		t.Fatalf("cross_sell = %v, want c1 (bought with b1) first", got)
+	}
+}
+
+func TestStockChangeShowsAtOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	mods, _ := f.engine.PDP(ctx, Request{ItemID: "a1", Limit: 10})
+	if !slices.Contains(ids(mods[1].Items), "b1") {
+		t.Fatal("b1 missing before the stock change")
+	}
+	if _, err := f.st.UpdateStock(ctx, []catalog.StockUpdate{{ItemID: "b1", Stock: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	f.engine.ItemsChanged("b1")
+	mods, _ = f.engine.PDP(ctx, Request{ItemID: "a1", Limit: 10})
+	if slices.Contains(ids(mods[1].Items), "b1") {
+		t.Fatal("b1 still recommended after it sold out")
+	}
+}
+
+func TestHomeFollowsTheSession(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	mods, _ := f.engine.Home(ctx, Request{SessionID: "s1", Limit: 2})
+	if got := ids(mods[0].Items); fmt.Sprint(got) != "[b1 c1]" {
+		t.Fatalf("for_you of a new visitor = %v, want trending", got)
+	}
+	f.engine.Record(&catalog.Event{Type: catalog.EventViewItem, Time: time.Now(), SessionID: "s1", Items: []catalog.EventItem{{ItemID: "a1"}}})
+	mods, _ = f.engine.Home(ctx, Request{SessionID: "s1", Limit: 2})
+	if got := ids(mods[0].Items); fmt.Sprint(got) != "[a4 a2]" {
+		t.Fatalf("for_you after viewing a1 = %v, want a1's co-views, not a1", got)
+	}
+	if got := ids(mods[2].Items); fmt.Sprint(got) != "[a1]" {
+		t.Fatalf("recently_viewed = %v", got)
+	}
+}
+
+func TestRankMovesNoItemMoreThanMaxMove(t *testing.T) {
+	f := func(scores []float64, maxMove int, want string) {
+		t.Helper()
+		in := make([]Item, len(scores))
+		for i, s := range scores {
+			in[i] = Item{ItemID: fmt.Sprint(i), Score: s}
+		}
+		out := limitedReorder(in, maxMove)
+		if got := fmt.Sprint(ids(out)); got != want {
+			t.Fatalf("reorder %v (max %d) = %s, want %s", scores, maxMove, got, want)
+		}
+		for p, it := range out {
+			var orig int
+			fmt.Sscan(it.ItemID, &orig)
+			if d := p - orig; d > maxMove || -d > maxMove {
+				t.Fatalf("item %d moved %d positions", orig, d)
+			}
+		}
+	}
+	f([]float64{0, 0, 0, 0, 9}, 2, "[0 1 4 2 3]")
+	f([]float64{9, 0, 0, 0, 0}, 2, "[0 1 2 3 4]")
+	f([]float64{-1, 1, 2, 3, 4}, 2, "[2 3 0 1 4]")
+	f([]float64{1, 2, 3, 4, 5, 6}, 1, "[1 0 3 2 5 4]")
+	f([]float64{5, 4, 3}, 10, "[0 1 2]")
+}
+
+func TestRankReturnsEveryIDOncePersonalised(t *testing.T) {
+	f := newFixture(t, nil)
+	f.engine.Record(&catalog.Event{Type: catalog.EventViewItem, Time: time.Now(), SessionID: "s1", Items: []catalog.EventItem{{ItemID: "b1"}}})
+	in := []string{"a3", "a2", "a4", "c1", "ghost", "b2"}
+	out, err := f.engine.Rank(t.Context(), Request{ItemIDs: in, SessionID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(out)
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(in))) {
+		t.Fatalf("rank lost or duplicated ids: %v", got)
+	}
+	if got[0] != "a2" && got[0] != "c1" || got[len(got)-1] == "c1" {
+		t.Fatalf("rank = %v: c1 (co-viewed with b1) should rise, unsellable items sink", got)
+	}
+}
+
+// failingStore fails every neighbour lookup, as a database outage would.
+type failingStore struct{ Store }
+
+func (failingStore) Neighbors(context.Context, catalog.NeighborKind, string, int) ([]catalog.Scored, error) {
+	return nil, errors.New("connection refused")
+}
+
+func TestFailingSourceIsSkippedAndCounted(t *testing.T) {
+	ms := newFixture(t, nil).st
+	f := newFixture(t, failingStore{ms})
+	mods, err := f.engine.PDP(t.Context(), Request{ItemID: "a1", Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mods[0].Items) == 0 {
+		t.Fatal("similar is empty: the fallbacks should fill it")
+	}
+	if n := f.set.GetOrCreateCounter(`recs_source_errors_total{source="co_view"}`).Get(); n != 1 {
+		t.Fatalf("co_view errors counted %d, want 1", n)
+	}
+}

@@ -1,0 +1,177 @@
+// Package session keeps each visitor's recent interactions in memory, so
+// the next request reflects an event the moment it is stored. It is
+// bounded in the number of visitors.
+package session
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// MaxRecent is how many interactions are kept per visitor: the last 5-20
+// actions carry the session's intent.
+const MaxRecent = 20
+
+// Interaction is one thing a visitor did with an item.
+type Interaction struct {
+	ItemID string
+	Type   catalog.EventType
+	Time   time.Time
+}
+
+// state is one visitor's recent interactions, newest last.
+type state struct {
+	mu     sync.Mutex
+	recent []Interaction
+}
+
+// Store maps visitor keys (session ids and user ids) to their recent
+// interactions, in shards so concurrent requests rarely share a lock. A
+// full shard evicts a random visitor: cheap, and fair enough when the bound
+// is sized for the visitors of the last hours.
+type Store struct {
+	shards   [shardCount]shard
+	perShard int
+}
+
+const shardCount = 64
+
+type shard struct {
+	mu sync.Mutex
+	m  map[string]*state
+}
+
+// New returns a store of about maxVisitors visitors at most.
+func New(maxVisitors int) (*Store, error) {
+	if maxVisitors < shardCount {
+		return nil, fmt.Errorf("session store: max visitors %d is below the minimum %d", maxVisitors, shardCount)
+	}
+	s := &Store{perShard: maxVisitors / shardCount}
+	for i := range s.shards {
+		s.shards[i].m = make(map[string]*state)
+	}
+	return s, nil
+}
+
+// Keys of a visitor: a session and a signed-in user are tracked apart, so
+// a user's history follows them across sessions.
+func SessionKey(id string) string { return "s:" + id }
+func UserKey(id string) string    { return "u:" + id }
+
+func (s *Store) shard(key string) *shard {
+	// FNV-1a: keys are short, and this runs on every request.
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return &s.shards[h%shardCount]
+}
+
+func (s *Store) get(key string, create bool) *state {
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.m[key]
+	if st != nil || !create {
+		return st
+	}
+	if len(sh.m) >= s.perShard {
+		for k := range sh.m { // map order is random: a random victim
+			delete(sh.m, k)
+			break
+		}
+	}
+	st = &state{}
+	sh.m[key] = st
+	return st
+}
+
+// Record adds an event's items to the session's and the user's recent
+// interactions. Searches carry no items and are ignored.
+func (s *Store) Record(e *catalog.Event) {
+	if len(e.Items) == 0 {
+		return
+	}
+	for _, key := range [2]string{sessionKeyOf(e), userKeyOf(e)} {
+		if key == "" {
+			continue
+		}
+		st := s.get(key, true)
+		st.mu.Lock()
+		for _, li := range e.Items {
+			st.recent = append(st.recent, Interaction{ItemID: li.ItemID, Type: e.Type, Time: e.Time})
+		}
+		slices.SortStableFunc(st.recent, func(a, b Interaction) int { return a.Time.Compare(b.Time) })
+		if n := len(st.recent); n > MaxRecent {
+			st.recent = slices.Delete(st.recent, 0, n-MaxRecent)
+		}
+		st.mu.Unlock()
+	}
+}
+
+func sessionKeyOf(e *catalog.Event) string {
+	if e.SessionID == "" {
+		return ""
+	}
+	return SessionKey(e.SessionID)
+}
+
+func userKeyOf(e *catalog.Event) string {
+	if e.UserID == "" {
+		return ""
+	}
+	return UserKey(e.UserID)
+}
+
+// Recent appends to dst the recent interactions of the session and the
+// user (either may be empty), newest first, without repeats of an item.
+func (s *Store) Recent(sessionID, userID string, dst []Interaction) []Interaction {
+	start := len(dst)
+	for _, key := range [2]string{keyOr(SessionKey, sessionID), keyOr(UserKey, userID)} {
+		if key == "" {
+			continue
+		}
+		st := s.get(key, false)
+		if st == nil {
+			continue
+		}
+		st.mu.Lock()
+		dst = append(dst, st.recent...)
+		st.mu.Unlock()
+	}
+	got := dst[start:]
+	slices.SortStableFunc(got, func(a, b Interaction) int { return b.Time.Compare(a.Time) })
+	// Keep each item's newest interaction only.
+	out := got[:0]
+	for i, x := range got {
+		if !slices.ContainsFunc(got[:i], func(y Interaction) bool { return y.ItemID == x.ItemID }) {
+			out = append(out, x)
+		}
+	}
+	return dst[:start+len(out)]
+}
+
+func keyOr(f func(string) string, id string) string {
+	if id == "" {
+		return ""
+	}
+	return f(id)
+}
+
+// Forget drops a visitor's state (erasure, consent withdrawn).
+func (s *Store) Forget(sessionID, userID string) {
+	for _, key := range [2]string{keyOr(SessionKey, sessionID), keyOr(UserKey, userID)} {
+		if key == "" {
+			continue
+		}
+		sh := s.shard(key)
+		sh.mu.Lock()
+		delete(sh.m, key)
+		sh.mu.Unlock()
+	}
+}

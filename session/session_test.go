@@ -1,0 +1,80 @@
+package session
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+
+func ev(session, user string, typ catalog.EventType, at time.Duration, items ...string) *catalog.Event {
+	e := &catalog.Event{Type: typ, Time: t0.Add(at), SessionID: session, UserID: user}
+	for _, it := range items {
+		e.Items = append(e.Items, catalog.EventItem{ItemID: it, Quantity: 1})
+	}
+	return e
+}
+
+func ids(l []Interaction) string {
+	s := ""
+	for _, x := range l {
+		s += x.ItemID + " "
+	}
+	return s
+}
+
+func TestRecentIsNewestFirstWithoutRepeats(t *testing.T) {
+	s, _ := New(1000)
+	s.Record(ev("s1", "", catalog.EventViewItem, 1, "a"))
+	s.Record(ev("s1", "", catalog.EventViewItem, 2, "b"))
+	s.Record(ev("s1", "", catalog.EventAddToCart, 3, "a"))
+	s.Record(ev("s2", "", catalog.EventViewItem, 4, "z"))
+	got := s.Recent("s1", "", nil)
+	if ids(got) != "a b " || got[0].Type != catalog.EventAddToCart {
+		t.Fatalf("recent = %+v", got)
+	}
+}
+
+func TestUserHistoryFollowsAcrossSessions(t *testing.T) {
+	s, _ := New(1000)
+	s.Record(ev("s1", "u1", catalog.EventPurchase, 1, "a", "b"))
+	s.Record(ev("s2", "", catalog.EventViewItem, 2, "c"))
+	if got := ids(s.Recent("s2", "u1", nil)); got != "c a b " && got != "c b a " {
+		t.Fatalf("recent of a new session of u1 = %q", got)
+	}
+	s.Forget("", "u1")
+	if got := ids(s.Recent("s2", "u1", nil)); got != "c " {
+		t.Fatalf("after forgetting u1: %q", got)
+	}
+}
+
+func TestRecentKeepsOnlyTheLastInteractions(t *testing.T) {
+	s, _ := New(1000)
+	for i := range 50 {
+		s.Record(ev("s1", "", catalog.EventViewItem, time.Duration(i)*time.Second, fmt.Sprint("i", i)))
+	}
+	got := s.Recent("s1", "", nil)
+	if len(got) != MaxRecent || got[0].ItemID != "i49" || got[MaxRecent-1].ItemID != "i30" {
+		t.Fatalf("recent = %s", ids(got))
+	}
+}
+
+func TestStoreStaysBounded(t *testing.T) {
+	s, _ := New(640)
+	for i := range 5000 {
+		s.Record(ev(fmt.Sprint("s", i), "", catalog.EventViewItem, 0, "a"))
+	}
+	n := 0
+	for i := range s.shards {
+		n += len(s.shards[i].m)
+	}
+	if n > 640 {
+		t.Fatalf("%d visitors kept, bound is 640", n)
+	}
+	if got := ids(s.Recent("s4999", "", nil)); got != "a " {
+		t.Fatalf("the newest visitor was evicted: %q", got)
+	}
+}
