@@ -96,9 +96,8 @@ func jsonErrMsg(err error) string {
 }
 
 type writeResult struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates,omitempty"`
-	Unknown    int `json:"unknown,omitempty"`
+	Accepted int `json:"accepted"`
+	Unknown  int `json:"unknown,omitempty"`
 }
 
 // putItems upserts a batch of items. The batch is all or nothing: one
@@ -151,7 +150,8 @@ func (s *Server) postStock(ctx *fasthttp.RequestCtx) error {
 }
 
 // postEvents stores a batch of events and answers only once they are
-// durable; a resent event id is counted as a duplicate, not stored twice.
+// durable (group commit with concurrent requests); a resent event id is
+// accepted again but stored once.
 func (s *Server) postEvents(ctx *fasthttp.RequestCtx) error {
 	evs, err := decodeBatch(ctx.PostBody(), "events", s.cfg.MaxBatch, func(e *catalog.Event) error {
 		if err := e.Validate(); err != nil {
@@ -165,14 +165,13 @@ func (s *Server) postEvents(ctx *fasthttp.RequestCtx) error {
 	}
 	c, cancel := context.WithTimeout(s.base, s.cfg.WriteDeadline)
 	defer cancel()
-	n, err := s.store.AppendEvents(c, evs)
-	if err != nil {
+	if err := s.events.Submit(c, evs); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
 	for i := range evs {
 		s.engine.Record(&evs[i])
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: n, Duplicates: len(evs) - n})
+	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: len(evs)})
 }
 
 func (s *Server) getItem(ctx *fasthttp.RequestCtx) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/ingest"
 	"github.com/recs-server/recs/recommend"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	ReadDeadline  time.Duration // budget of a read (recommendation) request; default 50 ms
 	WriteDeadline time.Duration // budget of a write (ingest) request; default 5 s
 	RefreshEvery  time.Duration // how often to look for a new build; default 2 s
+	// AllowedOrigins are the storefront origins (e.g.
+	// "https://shop.example") whose browsers may call the API; "*" allows
+	// any. None: no CORS headers, so browsers on other origins are refused.
+	AllowedOrigins []string
 }
 
 func (c Config) withDefaults() Config {
@@ -74,6 +79,7 @@ type Server struct {
 	cfg     Config
 	store   Store
 	engine  *recommend.Engine
+	events  *ingest.Batcher
 	log     *slog.Logger
 	metrics *metrics.Set
 	srv     *fasthttp.Server
@@ -86,6 +92,7 @@ type Server struct {
 // set (exported at /metrics).
 func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *metrics.Set) *Server {
 	s := &Server{cfg: cfg.withDefaults(), store: st, engine: engine, log: log, metrics: set}
+	s.events = ingest.New(st, groupCommitMax, set)
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
@@ -143,10 +150,14 @@ func (s *Server) watchBuilds() {
 	}
 }
 
-// Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends.
+// groupCommitMax bounds the events written in one group commit.
+const groupCommitMax = 5000
+
+// Shutdown stops accepting connections, waits for in-flight requests until
+// ctx ends, then writes the events still queued.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
+	s.events.Close()
 	s.cancel()
 	return err
 }
@@ -211,6 +222,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.metrics.GetOrCreateCounter(`recs_http_requests_total{path="unknown",code="404"}`).Inc()
 		return
 	}
+	if origin := ctx.Request.Header.Peek("Origin"); len(origin) > 0 && s.originAllowed(origin) {
+		h := &ctx.Response.Header
+		h.SetBytesV("Access-Control-Allow-Origin", origin)
+		h.Set("Vary", "Origin")
+		if string(ctx.Method()) == "OPTIONS" { // preflight
+			h.Set("Access-Control-Allow-Methods", rt.method)
+			h.Set("Access-Control-Allow-Headers", "Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
+			return
+		}
+	}
 	if string(ctx.Method()) != rt.method {
 		ctx.Response.Header.Set("Allow", rt.method)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, fmt.Sprintf("%s needs %s, got %s", rt.name, rt.method, ctx.Method()))
@@ -249,4 +272,13 @@ type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+}
+
+func (s *Server) originAllowed(origin []byte) bool {
+	for _, o := range s.cfg.AllowedOrigins {
+		if o == "*" || o == string(origin) {
+			return true
+		}
+	}
+	return false
 }

@@ -256,14 +256,12 @@ func (e *Engine) loadItems(ctx context.Context, dst map[string]*catalog.Item, ca
 	}
 }
 
-// anchors loads the request's anchor items; a store failure is an error
-// here, since without them the page cannot be understood.
+// anchors loads the request's anchor items. On a store failure it returns
+// the cached ones with the error.
 func (e *Engine) anchors(ctx context.Context, ids []string) (map[string]*catalog.Item, error) {
 	m := make(map[string]*catalog.Item, len(ids))
-	if err := e.items.Get(ctx, ids, m); err != nil {
-		return nil, err
-	}
-	return m, nil
+	err := e.items.Get(ctx, ids, m)
+	return m, err
 }
 
 func topCategory(it *catalog.Item) string {
@@ -302,7 +300,10 @@ func exclusions(anchors map[string]*catalog.Item) map[string]bool {
 func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	anchors, err := e.anchors(ctx, []string{r.ItemID})
 	if err != nil {
-		return nil, err
+		// The store is down and the item is not cached: the page still
+		// gets the item's neighbours if cached, else popular items.
+		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="anchor"}`).Inc()
+		anchors = map[string]*catalog.Item{r.ItemID: {ID: r.ItemID}}
 	}
 	a := anchors[r.ItemID]
 	if a == nil {
@@ -333,7 +334,8 @@ const maxCartAnchors = 10
 func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	anchors, err := e.anchors(ctx, r.ItemIDs)
 	if err != nil {
-		return nil, err
+		// Degrade: the cart's cached items still count, the rest is popular.
+		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="anchor"}`).Inc()
 	}
 	var srcs []source
 	var cats []string
@@ -428,9 +430,9 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	}
 	items, err := e.anchors(ctx, r.ItemIDs)
 	if err != nil {
-		// Without item data the page keeps its order: better than an error.
+		// Items not cached score as unsellable, and may sink only MaxMove
+		// places: the page stays close to the shop's order.
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="rank"}`).Inc()
-		items = map[string]*catalog.Item{}
 	}
 	scored := make([]Item, len(r.ItemIDs))
 	for i, id := range r.ItemIDs {

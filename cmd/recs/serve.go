@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -48,6 +49,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
+	cors := fs.String("cors-origins", "", "comma-separated storefront origins allowed to call from browsers (e.g. https://shop.example), or *")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -92,6 +94,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	engine := recommend.New(recommend.Config{SourceBudget: *sourceBudget, MaxMove: *maxMove}, st, items, lists, sessions, set)
 	srv := httpapi.New(httpapi.Config{
 		ReadDeadline: *readDeadline, MaxBodyBytes: *maxBody, MaxBatch: *maxBatch,
+		AllowedOrigins: splitList(*cors),
 	}, st, engine, log, set)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -143,4 +146,14 @@ func demoStore(ctx context.Context, seed int64, items int, log *slog.Logger) (*m
 	}
 	log.Info("built demo models", "version", b.Version, "report", rep.String())
 	return ms, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -1,0 +1,140 @@
+// Package ingest stores events with group commit: requests that arrive
+// while a write is in flight are written together in the next one, so a
+// burst of small event posts costs a few transactions, not one each, and
+// every request is still answered only once its events are durable.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// Appender is the store's event write.
+type Appender interface {
+	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
+}
+
+// ErrClosed is returned for events submitted after Close.
+var ErrClosed = errors.New("ingest: shutting down")
+
+type request struct {
+	events []catalog.Event
+	done   chan error
+}
+
+// Batcher writes submitted events in group commits.
+type Batcher struct {
+	store    Appender
+	maxBatch int
+	in       chan *request
+	// mu guards closed against Submit racing Close.
+	mu      sync.RWMutex
+	closed  bool
+	stopped chan struct{}
+
+	batches, events, failures *metrics.Counter
+	batchSize                 *metrics.Histogram
+}
+
+// New starts a batcher that writes at most maxBatch events per
+// transaction (a request larger than that is written alone).
+func New(store Appender, maxBatch int, set *metrics.Set) *Batcher {
+	b := &Batcher{
+		store: store, maxBatch: maxBatch,
+		in:        make(chan *request, 1024),
+		stopped:   make(chan struct{}),
+		batches:   set.GetOrCreateCounter(`recs_ingest_batches_total`),
+		events:    set.GetOrCreateCounter(`recs_ingest_events_total`),
+		failures:  set.GetOrCreateCounter(`recs_ingest_failures_total`),
+		batchSize: set.GetOrCreateHistogram(`recs_ingest_batch_events`),
+	}
+	go b.loop()
+	return b
+}
+
+// Submit stores events and returns once they are durable (new or already
+// stored), or with the error that kept them from being stored: then none
+// of the request's events may be assumed stored, and the client retries.
+func (b *Batcher) Submit(ctx context.Context, events []catalog.Event) error {
+	r := &request{events: events, done: make(chan error, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case b.in <- r:
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return ctx.Err()
+	}
+	b.mu.RUnlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// The write may still land; a retry is harmless (event ids).
+		return ctx.Err()
+	}
+}
+
+func (b *Batcher) loop() {
+	defer close(b.stopped)
+	var batch []catalog.Event
+	var waiting []*request
+	for r := range b.in {
+		batch = append(batch[:0], r.events...)
+		waiting = append(waiting[:0], r)
+		// Take whatever else is already queued: that is the group.
+	drain:
+		for len(batch) < b.maxBatch {
+			select {
+			case r, ok := <-b.in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r.events...)
+				waiting = append(waiting, r)
+			default:
+				break drain
+			}
+		}
+		// A write is not tied to one request's deadline: it serves them all.
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		_, err := b.store.AppendEvents(ctx, batch)
+		cancel()
+		b.batches.Inc()
+		b.batchSize.Update(float64(len(batch)))
+		if err != nil {
+			b.failures.Inc()
+			err = fmt.Errorf("store events: %w", err)
+		} else {
+			b.events.Add(len(batch))
+		}
+		for _, w := range waiting {
+			w.done <- err
+		}
+	}
+}
+
+// Close stops accepting events and returns once every submitted event has
+// been written (or has failed).
+func (b *Batcher) Close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.in)
+	}
+	b.mu.Unlock()
+	<-b.stopped
+}
+
+// writeTimeout bounds one group write.
+const writeTimeout = 10 * time.Second
