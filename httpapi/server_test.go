@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +362,39 @@ func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 	}
 	if resp := req("GET", "https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatal("CORS granted to an origin not configured")
+	}
+}
+
+// TestOpenAPIListsServedEndpoints keeps openapi.yaml true: every path it
+// documents is served with the documented method.
+func TestOpenAPIListsServedEndpoints(t *testing.T) {
+	spec, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, memstore.New())
+	var path string
+	n := 0
+	for _, line := range strings.Split(string(spec), "\n") {
+		if line == "components:" {
+			break
+		}
+		if strings.HasPrefix(line, "  /") {
+			path = strings.TrimSuffix(strings.TrimSpace(line), ":")
+			path = strings.ReplaceAll(path, "{id}", "x")
+			continue
+		}
+		if path == "" || !strings.HasPrefix(line, "    ") || strings.HasPrefix(line, "     ") {
+			continue
+		}
+		method := strings.ToUpper(strings.TrimSuffix(strings.Fields(line)[0], ":"))
+		r := call(t, method, base+path, "")
+		if strings.Contains(r.body, "no such endpoint") || r.status == 405 {
+			t.Errorf("%s %s is documented but not served: %d %s", method, path, r.status, r.body)
+		}
+		n++
+	}
+	if n < 11 {
+		t.Fatalf("found only %d operations in openapi.yaml", n)
 	}
 }

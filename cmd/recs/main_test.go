@@ -135,4 +135,8 @@ func TestImportBuildServeOnPostgres(t *testing.T) {
 	if !strings.Contains(body, `"id":"bought_together","items":[{"item_id":"tea"`) {
 		t.Fatalf("bought_together of mug should start with tea: %s", body)
 	}
+	if _, body, _ := get(base + "/metrics"); !strings.Contains(body, `recs_db_pool_connections{state="total"}`) ||
+		!strings.Contains(body, `recs_cache_requests_total{cache="items",result="miss"}`) {
+		t.Fatalf("metrics lack pool or cache figures:\n%s", body)
+	}
 }

@@ -54,6 +54,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 
+	set := metrics.NewSet()
 	var st store
 	if *dbURL == "" {
 		ms, err := demoStore(ctx, int64(*demoSeed), *demoItems, log)
@@ -73,10 +74,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		st = ps
+		registerPoolMetrics(set, ps)
 	}
 	defer st.Close()
 
-	set := metrics.NewSet()
 	items, err := cache.NewItems(int64(*itemCache), st.Items, set)
 	if err != nil {
 		return err
@@ -156,4 +157,15 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// registerPoolMetrics exports the connection pool's state, the first place
+// to look when database latency climbs.
+func registerPoolMetrics(set *metrics.Set, ps *postgres.Store) {
+	gauge := func(name string, f func() float64) { set.NewGauge(name, f) }
+	gauge(`recs_db_pool_connections{state="acquired"}`, func() float64 { return float64(ps.Stat().AcquiredConns()) })
+	gauge(`recs_db_pool_connections{state="idle"}`, func() float64 { return float64(ps.Stat().IdleConns()) })
+	gauge(`recs_db_pool_connections{state="total"}`, func() float64 { return float64(ps.Stat().TotalConns()) })
+	gauge(`recs_db_pool_max_connections`, func() float64 { return float64(ps.Stat().MaxConns()) })
+	gauge(`recs_db_pool_empty_acquire_total`, func() float64 { return float64(ps.Stat().EmptyAcquireCount()) })
 }
