@@ -169,6 +169,13 @@ func (c *Lists) Get(key string, load func() ([]catalog.Scored, error)) ([]catalo
 	return l, nil
 }
 
+// Del drops one list, e.g. the embedding neighbours of an item whose
+// vector changed.
+func (c *Lists) Del(key string) {
+	c.gen.Add(1)
+	c.c.Del(key)
+}
+
 // Clear drops every list (a new build was published).
 func (c *Lists) Clear() {
 	c.gen.Add(1)

@@ -112,11 +112,11 @@ func (s *Server) putItems(ctx *fasthttp.RequestCtx) error {
 	if err := s.store.UpsertItems(c, items); err != nil {
 		return fmt.Errorf("upsert items: %w", err)
 	}
-	ids := make([]string, len(items))
-	for i := range items {
-		ids[i] = items[i].ID
+	if err := s.engine.ItemsUpserted(c, items); err != nil {
+		// The items are stored; only their vectors wait for the next build.
+		s.log.Error("embedding upserted items failed", "err", err)
+		s.metrics.GetOrCreateCounter(`recs_embed_errors_total`).Inc()
 	}
-	s.engine.ItemsChanged(ids...)
 	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: len(items)})
 }
 

@@ -448,3 +448,14 @@ func (s *Store) LatestEventTime(context.Context) (time.Time, error) {
 	}
 	return s.events[len(s.events)-1].Time, nil
 }
+
+// ItemVector returns an item's served vector, or catalog.ErrNotFound.
+func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error) {
+	s.mu.RLock()
+	v, ok := s.vectors[itemID]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("vector of %q: %w", itemID, catalog.ErrNotFound)
+	}
+	return slices.Clone(v), nil
+}

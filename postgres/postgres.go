@@ -421,8 +421,9 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 
 // NearestItems returns the k items whose vectors are most cosine-similar to
 // vec, best first, through the HNSW index (approximate). ef_search is set
-// for this query only (SET LOCAL in its own transaction) so the pooled
-// connection keeps its default.
+// for this query only (set_config local to the transaction) so the pooled
+// connection keeps its default. With ef_search = max(EFSearch, k) recall@200
+// is about 0.99 on content vectors (postgres/vector_recall_test.go).
 func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error) {
 	q, err := unitVector(vec)
 	if err != nil {
@@ -431,19 +432,18 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 	if k <= 0 {
 		return nil, nil
 	}
+	// One round trip instead of four (BEGIN, SET, SELECT, COMMIT): a batch
+	// runs as one implicit transaction, which bounds the local setting.
 	var out []catalog.Scored
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true)`, fmt.Sprint(min(max(s.efSearch, k), 1000))); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true)`, fmt.Sprint(min(max(s.efSearch, k), 1000)))
+	b.Queue(`SELECT item_id, 1 - (embedding <=> $1) FROM item_vectors ORDER BY embedding <=> $1 LIMIT $2`, q, k).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Scored])
 			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT item_id, 1 - (embedding <=> $1) FROM item_vectors ORDER BY embedding <=> $1 LIMIT $2`, q, k)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Scored])
-		return err
-	})
-	if err != nil {
+		})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("nearest items: %w", err)
 	}
 	return out, nil
@@ -613,4 +613,17 @@ func (s *Store) LatestEventTime(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return t.UTC(), nil
+}
+
+// ItemVector returns an item's served vector, or catalog.ErrNotFound.
+func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error) {
+	var v pgvector.Vector
+	err := s.pool.QueryRow(ctx, `SELECT embedding FROM item_vectors WHERE item_id = $1`, itemID).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("vector of %q: %w", itemID, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read item vector: %w", err)
+	}
+	return v.Slice(), nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/embeddings"
 	"github.com/recs-server/recs/session"
 )
 
@@ -27,6 +28,10 @@ type Store interface {
 	Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error)
 	Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error)
 	LatestBuild(ctx context.Context) (catalog.BuildInfo, error)
+	Model(ctx context.Context, kind string) ([]byte, catalog.BuildInfo, error)
+	ItemVector(ctx context.Context, itemID string) ([]float32, error)
+	NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error)
+	PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) error
 }
 
 // Config tunes the engine. Zero values take the defaults.
@@ -63,6 +68,9 @@ type Engine struct {
 	sessions *session.Store
 	metrics  *metrics.Set
 	version  atomic.Pointer[string]
+	// content embeds items upserted between builds (cold start); nil
+	// until a build with a content model is served.
+	content atomic.Pointer[embeddings.ContentModel]
 }
 
 // New returns an engine over a store and its caches.
@@ -90,6 +98,18 @@ func (e *Engine) Refresh(ctx context.Context) (bool, error) {
 	}
 	if bi.Version == e.ModelVersion() {
 		return false, nil
+	}
+	blob, _, err := e.store.Model(ctx, embeddings.ContentModelKind)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+	case err != nil:
+		return false, err
+	default:
+		var m embeddings.ContentModel
+		if err := m.UnmarshalBinary(blob); err != nil {
+			return false, fmt.Errorf("content model of build %s: %w", bi.Version, err)
+		}
+		e.content.Store(&m)
 	}
 	e.lists.Clear()
 	v := bi.Version
@@ -141,6 +161,7 @@ type source struct {
 const (
 	weightPrimary   = 1.0
 	weightSecondary = 0.3
+	weightContent   = 0.5
 	weightCategory  = 0.01
 	weightOverall   = 0.001
 	// rrfK damps reciprocal-rank fusion so the head of one list does not
@@ -160,6 +181,27 @@ func (e *Engine) popular(scope, reason string, w float64) source {
 	return source{reason: reason, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
 		return e.lists.Get(cache.PopularKey(scope), func() ([]catalog.Scored, error) {
 			return e.store.Popular(ctx, scope, e.cfg.ListLen)
+		})
+	}}
+}
+
+// contentKey names the cached embedding neighbours of an item.
+func contentKey(id string) string { return "e:" + id }
+
+// similarContent finds the items whose vectors are nearest the item's
+// (pgvector HNSW in PostgreSQL): content for new items, blended with
+// behaviour for items with history. An item without a vector has none.
+func (e *Engine) similarContent(id string, w float64) source {
+	return source{reason: "similar_content", weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(contentKey(id), func() ([]catalog.Scored, error) {
+			v, err := e.store.ItemVector(ctx, id)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return []catalog.Scored{}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return e.store.NearestItems(ctx, v, e.cfg.ListLen)
 		})
 	}}
 }
@@ -310,7 +352,10 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 		return nil, fmt.Errorf("item %q: %w", r.ItemID, ErrUnknownItem)
 	}
 	fb := e.fallbacks(topCategory(a))
-	similar := append([]source{e.neighbors(catalog.CoView, a.ID, "co_view", weightPrimary)}, fb...)
+	similar := append([]source{
+		e.neighbors(catalog.CoView, a.ID, "co_view", weightPrimary),
+		e.similarContent(a.ID, weightContent),
+	}, fb...)
 	together := append([]source{e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", weightPrimary)}, fb...)
 	lists := e.gather(ctx, append(slices.Clone(similar), together...))
 	simC := fuse(similar, lists[:len(similar)])
@@ -480,5 +525,32 @@ func limitedReorder(in []Item, maxMove int) []Item {
 // Record updates the visitor's session state with a stored event.
 func (e *Engine) Record(ev *catalog.Event) { e.sessions.Record(ev) }
 
-// ItemsChanged drops changed items from the cache (upserts, stock).
+// ItemsChanged drops changed items from the cache (stock updates).
 func (e *Engine) ItemsChanged(ids ...string) { e.items.Invalidate(ids...) }
+
+// ItemsUpserted refreshes the caches for upserted items and gives each a
+// content vector at once, so a new item can be recommended before the
+// next build (cold start). Without a served content model it only
+// invalidates.
+func (e *Engine) ItemsUpserted(ctx context.Context, items []catalog.Item) error {
+	ids := make([]string, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+	}
+	e.items.Invalidate(ids...)
+	m := e.content.Load()
+	if m == nil {
+		return nil
+	}
+	vecs := make([]catalog.ItemVector, len(items))
+	for i := range items {
+		vecs[i] = catalog.ItemVector{ItemID: items[i].ID, Vector: m.Embed(&items[i], make([]float32, 0, catalog.EmbeddingDims))}
+	}
+	if err := e.store.PutItemVectors(ctx, vecs); err != nil {
+		return fmt.Errorf("store content vectors: %w", err)
+	}
+	for _, id := range ids {
+		e.lists.Del(contentKey(id))
+	}
+	return nil
+}

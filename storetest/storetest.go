@@ -28,6 +28,7 @@ type Store interface {
 	User(ctx context.Context, id string) (catalog.User, error)
 	PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) error
 	NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error)
+	ItemVector(ctx context.Context, itemID string) ([]float32, error)
 	PublishBuild(ctx context.Context, b *catalog.Build) error
 	LatestBuild(ctx context.Context) (catalog.BuildInfo, error)
 	Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error)
@@ -279,6 +280,14 @@ func testNearest(t *testing.T, s Store) {
 	}
 	if got[0].Score < 0.99 || got[0].Score > 1.0001 || got[2].Score > got[1].Score {
 		t.Fatalf("scores must be cosine similarities, best first: %+v", got)
+	}
+	v, err := s.ItemVector(ctx(t), "x1")
+	must(t, err)
+	if len(v) != catalog.EmbeddingDims || v[0] < 0.89 || v[0] > 0.9 || v[1] < 0.44 || v[1] > 0.45 {
+		t.Fatalf("vector of x1 = %v..., want the unit vector (0.894, 0.447, 0...)", v[:2])
+	}
+	if _, err := s.ItemVector(ctx(t), "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("vector of unknown item: %v", err)
 	}
 	// Replacing a vector moves the item.
 	must(t, s.PutItemVectors(ctx(t), []catalog.ItemVector{{ItemID: "y", Vector: axis(0, 1, 0.05)}}))

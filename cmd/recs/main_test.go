@@ -90,6 +90,16 @@ func TestServeDemoShopAnswersAndShutsDownCleanly(t *testing.T) {
 		!strings.Contains(body, `"session_co_view"`) {
 		t.Fatalf("home after a view: %d %s %v", code, body, err)
 	}
+	// Cold start: a new item is recommendable at once, by its content.
+	req, _ := http.NewRequest("PUT", base+"/v1/items", strings.NewReader(
+		`{"id":"NEW-1","title":"Shockproof clear silicone case for Orbit S8","category":["Electronics","Phone accessories"],"price":15,"stock":9}`))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("put new item: %v %v", resp, err)
+	}
+	code, body, err = get(base + "/v1/recommendations/pdp?item_id=NEW-1&limit=4")
+	if err != nil || code != 200 || !strings.Contains(body, `"reasons":["similar_content"`) {
+		t.Fatalf("pdp of a new item: %d %s %v", code, body, err)
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
