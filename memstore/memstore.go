@@ -171,15 +171,18 @@ func compareEvents(a, b *catalog.Event) int {
 	return cmp.Compare(a.ID, b.ID)
 }
 
-// AppendEvents stores events whose id is new and returns how many.
+// AppendEvents stores events whose id is new and returns how many. Events
+// arrive roughly in time order (live traffic is "now"), so the log stays
+// sorted by re-sorting only the tail from the oldest new event on: cheap,
+// however long the log, so ingestion never stalls readers.
 func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	sorted := true
+	old := len(s.events)
+	var oldest catalog.Event
 	for i := range events {
 		e := events[i]
 		if _, dup := s.eventIDs[e.ID]; dup {
@@ -187,15 +190,20 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		}
 		e.Items = slices.Clone(e.Items)
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
-		if l := len(s.events); l > 0 && compareEvents(&s.events[l-1], &e) > 0 {
-			sorted = false
-		}
 		s.events = append(s.events, e)
 		s.eventIDs[e.ID] = struct{}{}
-		n++
+		if len(s.events) == old+1 || compareEvents(&e, &oldest) < 0 {
+			oldest = e
+		}
 	}
-	if !sorted {
-		slices.SortStableFunc(s.events, func(a, b catalog.Event) int { return compareEvents(&a, &b) })
+	n := len(s.events) - old
+	if n == 0 {
+		return 0, nil
+	}
+	from := sort.Search(old, func(i int) bool { return compareEvents(&s.events[i], &oldest) > 0 })
+	tail := s.events[from:]
+	if !slices.IsSortedFunc(tail, func(a, b catalog.Event) int { return compareEvents(&a, &b) }) {
+		slices.SortStableFunc(tail, func(a, b catalog.Event) int { return compareEvents(&a, &b) })
 	}
 	return n, nil
 }

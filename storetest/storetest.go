@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"EventsRoundTripInTimeOrder", testEventsRoundTrip},
 		{"DuplicateEventIDsAreDropped", testEventDedup},
 		{"ScanEventsHonoursWindow", testScanWindow},
+		{"LateEventsAreScannedInTimeOrder", testLateEvents},
 		{"LatestEventTimeIsNewestEvent", testLatestEventTime},
 		{"UsersRoundTrip", testUsers},
 		{"NearestItemsByCosine", testNearest},
@@ -413,5 +414,31 @@ func testLatestEventTime(t *testing.T, s Store) {
 	must(t, err)
 	if !got.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("latest event time %v, want %v", got, t0.Add(time.Hour))
+	}
+}
+
+func testLateEvents(t *testing.T, s Store) {
+	var first, late []catalog.Event
+	for i := range 10 {
+		first = append(first, event(fmt.Sprintf("a%d", i), catalog.EventViewItem, t0.Add(time.Duration(i)*time.Minute), "a"))
+	}
+	late = append(late,
+		event("b1", catalog.EventViewItem, t0.Add(7*time.Minute+30*time.Second), "a"),
+		event("b0", catalog.EventViewItem, t0.Add(2*time.Minute+30*time.Second), "a"),
+		event("b2", catalog.EventViewItem, t0.Add(20*time.Minute), "a"))
+	for _, batch := range [][]catalog.Event{first, late} {
+		_, err := s.AppendEvents(ctx(t), batch)
+		must(t, err)
+	}
+	got := scanAll(t, s, allFrom, allTo)
+	var ids []string
+	for i, e := range got {
+		ids = append(ids, e.ID)
+		if i > 0 && e.Time.Before(got[i-1].Time) {
+			t.Fatalf("events out of time order: %v", ids)
+		}
+	}
+	if len(got) != 13 || got[3].ID != "b0" || got[9].ID != "b1" || got[12].ID != "b2" {
+		t.Fatalf("order = %v", ids)
 	}
 }
