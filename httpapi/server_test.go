@@ -17,13 +17,11 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/httpapi"
 	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/postgres/pgtest"
 	"github.com/recs-server/recs/recommend"
-	"github.com/recs-server/recs/session"
 )
 
 type testStore interface {
@@ -51,20 +49,11 @@ func startServer(t *testing.T, st testStore) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	set := metrics.NewSet()
-	items, err := cache.NewItems(1000, st.Items, set)
+	engine, err := recommend.New(recommend.Config{SourceBudget: time.Second}, st, set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lists, err := cache.NewLists(1000, set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions, err := session.New(1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { items.Close(); lists.Close() })
-	engine := recommend.New(recommend.Config{SourceBudget: time.Second}, st, items, lists, sessions, set)
+	t.Cleanup(engine.Close)
 	srv := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 50, ReadDeadline: 2 * time.Second,
 		AllowedOrigins: []string{"https://shop.example"}}, st, engine, log, set)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -25,6 +25,7 @@ import (
 
 // Store is what the engine reads besides its caches.
 type Store interface {
+	Items(ctx context.Context, ids []string) ([]catalog.Item, error)
 	Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error)
 	Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error)
 	LatestBuild(ctx context.Context) (catalog.BuildInfo, error)
@@ -44,6 +45,11 @@ type Config struct {
 	ListLen int
 	// MaxMove is how many positions /v1/rank may move an item. Default 10.
 	MaxMove int
+	// ItemCache, ListCache and MaxVisitors bound the in-memory state: items
+	// and candidate lists cached, visitors whose recent interactions are
+	// kept. Defaults 1,000,000, 200,000 and 1,000,000.
+	ItemCache, ListCache int64
+	MaxVisitors          int
 }
 
 func (c Config) withDefaults() Config {
@@ -55,6 +61,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMove <= 0 {
 		c.MaxMove = 10
+	}
+	if c.ItemCache <= 0 {
+		c.ItemCache = 1_000_000
+	}
+	if c.ListCache <= 0 {
+		c.ListCache = 200_000
+	}
+	if c.MaxVisitors <= 0 {
+		c.MaxVisitors = 1_000_000
 	}
 	return c
 }
@@ -73,12 +88,35 @@ type Engine struct {
 	content atomic.Pointer[embeddings.ContentModel]
 }
 
-// New returns an engine over a store and its caches.
-func New(cfg Config, st Store, items *cache.Items, lists *cache.Lists, sessions *session.Store, set *metrics.Set) *Engine {
-	e := &Engine{cfg: cfg.withDefaults(), store: st, items: items, lists: lists, sessions: sessions, metrics: set}
+// New returns an engine over a store, with its caches and session state.
+// Close releases them.
+func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	items, err := cache.NewItems(cfg.ItemCache, st.Items, set)
+	if err != nil {
+		return nil, err
+	}
+	lists, err := cache.NewLists(cfg.ListCache, set)
+	if err != nil {
+		items.Close()
+		return nil, err
+	}
+	sessions, err := session.New(cfg.MaxVisitors)
+	if err != nil {
+		items.Close()
+		lists.Close()
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, sessions: sessions, metrics: set}
 	none := "none"
 	e.version.Store(&none)
-	return e
+	return e, nil
+}
+
+// Close stops the caches' goroutines.
+func (e *Engine) Close() {
+	e.items.Close()
+	e.lists.Close()
 }
 
 // ModelVersion is the version of the build being served, "none" before

@@ -10,11 +10,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/memstore"
-	"github.com/recs-server/recs/session"
 )
 
 type fixture struct {
@@ -67,17 +65,11 @@ func newFixture(t *testing.T, st Store) *fixture {
 		st = ms
 	}
 	set := metrics.NewSet()
-	ic, err := cache.NewItems(100, ms.Items, set)
+	e, err := New(Config{SourceBudget: time.Second, MaxMove: 2, ItemCache: 100, ListCache: 100, MaxVisitors: 1000}, st, set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, err := cache.NewLists(100, set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ic.Close(); lc.Close() })
-	ss, _ := session.New(1000)
-	e := New(Config{SourceBudget: time.Second, MaxMove: 2}, st, ic, lc, ss, set)
+	t.Cleanup(e.Close)
 	if _, err := e.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +220,7 @@ func TestRankReturnsEveryIDOncePersonalised(t *testing.T) {
 }
 
 // failingStore fails every neighbour lookup, as a database outage would.
-type failingStore struct{ Store }
+type failingStore struct{ *memstore.Store }
 
 func (failingStore) Neighbors(context.Context, catalog.NeighborKind, string, int) ([]catalog.Scored, error) {
 	return nil, errors.New("connection refused")

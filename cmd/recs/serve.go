@@ -12,14 +12,12 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/recs-server/recs/build"
-	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/demo"
 	"github.com/recs-server/recs/httpapi"
 	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/postgres"
 	"github.com/recs-server/recs/recommend"
-	"github.com/recs-server/recs/session"
 )
 
 // store is what serve needs: the API's and the engine's store, plus
@@ -78,21 +76,14 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	defer st.Close()
 
-	items, err := cache.NewItems(int64(*itemCache), st.Items, set)
+	engine, err := recommend.New(recommend.Config{
+		SourceBudget: *sourceBudget, MaxMove: *maxMove,
+		ItemCache: int64(*itemCache), ListCache: int64(*listCache), MaxVisitors: *maxVisitors,
+	}, st, set)
 	if err != nil {
 		return err
 	}
-	defer items.Close()
-	lists, err := cache.NewLists(int64(*listCache), set)
-	if err != nil {
-		return err
-	}
-	defer lists.Close()
-	sessions, err := session.New(*maxVisitors)
-	if err != nil {
-		return err
-	}
-	engine := recommend.New(recommend.Config{SourceBudget: *sourceBudget, MaxMove: *maxMove}, st, items, lists, sessions, set)
+	defer engine.Close()
 	srv := httpapi.New(httpapi.Config{
 		ReadDeadline: *readDeadline, MaxBodyBytes: *maxBody, MaxBatch: *maxBatch,
 		AllowedOrigins: splitList(*cors),

@@ -1,0 +1,353 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// stubServer is a fasthttp server on 127.0.0.1:0 whose answers a test
+// chooses per request.
+type stubServer struct {
+	base   string
+	hits   atomic.Int64
+	handle func(ctx *fasthttp.RequestCtx)
+}
+
+func startStub(t *testing.T, handle func(ctx *fasthttp.RequestCtx)) *stubServer {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stubServer{base: "http://" + ln.Addr().String(), handle: handle}
+	srv := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			s.hits.Add(1)
+			if s.handle != nil {
+				s.handle(ctx)
+			}
+		},
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 10 * time.Second,
+		IdleTimeout:  10 * time.Second,
+		Concurrency:  4096,
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return s
+}
+
+func testConfig(base string) Config {
+	return Config{Target: base, Catalog: DemoItemIDs(300), Seed: 1, Timeout: time.Second}
+}
+
+func TestRunHonoursTheArrivalRate(t *testing.T) {
+	srv := startStub(t, nil)
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Duration = 200, 2*time.Second
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if hits := srv.hits.Load(); hits < 360 || hits > 440 {
+		t.Errorf("the server got %d requests, want 400 ± 10 %%", hits)
+	}
+	if res.Total.Count != 400 || res.Total.OK != 400 || res.Total.ErrorRate != 0 {
+		t.Errorf("count %d ok %d error rate %g, want 400 answered without errors", res.Total.Count, res.Total.OK, res.Total.ErrorRate)
+	}
+	if res.Total.Throughput < 180 || res.Total.Throughput > 220 {
+		t.Errorf("throughput %.1f req/s, want 200 ± 10 %%", res.Total.Throughput)
+	}
+	if took < 1900*time.Millisecond || took > 4*time.Second {
+		t.Errorf("the run took %s, want about 2 s", took)
+	}
+	if len(res.Endpoints) != 5 || res.Endpoints["pdp"].Count < res.Endpoints["home"].Count {
+		t.Errorf("endpoints %v: want the five of the mixed scenario, pdp the most", res.Endpoints)
+	}
+	if res.Total.Latency.P50 <= 0 || res.Total.Latency.Max < res.Total.Latency.P99 || res.Total.Latency.P99 < res.Total.Latency.P50 {
+		t.Errorf("latency %+v: want 0 < p50 <= p99 <= max", res.Total.Latency)
+	}
+	t.Logf("\n%s", res.Table())
+}
+
+func TestRunCountsErrorsByKind(t *testing.T) {
+	t.Parallel()
+	srv := startStub(t, func(ctx *fasthttp.RequestCtx) {
+		switch string(ctx.Path()) {
+		case "/v1/recommendations/pdp":
+			ctx.SetStatusCode(200)
+		case "/v1/recommendations/home":
+			ctx.SetStatusCode(503)
+		case "/v1/events":
+			time.Sleep(time.Second)
+		default:
+			ctx.SetStatusCode(404)
+		}
+	})
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Duration, cfg.Timeout = 200, 600*time.Millisecond, 300*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name, kind string) {
+		t.Helper()
+		s := res.Endpoints[name]
+		if s.Count == 0 || s.Errors[kind] != s.Count || s.ErrorRate != 1 || s.OK != 0 {
+			t.Errorf("%s: %+v, want every request to fail with %s", name, s, kind)
+		}
+	}
+	check("home", "status_503")
+	check("cart", "status_404")
+	check("rank", "status_404")
+	check("events", ErrKindTimeout)
+	if s := res.Endpoints["pdp"]; s.OK != s.Count || s.Errors != nil {
+		t.Errorf("pdp: %+v, want no errors", s)
+	}
+	wantRate := 1 - float64(res.Endpoints["pdp"].Count)/float64(res.Total.Count)
+	if res.Total.ErrorRate != wantRate {
+		t.Errorf("total error rate %g, want %g", res.Total.ErrorRate, wantRate)
+	}
+	if err := res.Check(Thresholds{MaxErrorRate: 0.001}); err == nil || !strings.Contains(err.Error(), "home status_503=") {
+		t.Errorf("Check: %v, want an error rate failure naming home's 503s", err)
+	}
+	if ev := res.Endpoints["events"].Latency; ev.P50 < 300 {
+		t.Errorf("events latency %+v: timed-out requests should be recorded at >= the timeout", ev)
+	}
+}
+
+func TestExcludedEndpointsAreNotSent(t *testing.T) {
+	t.Parallel()
+	var other atomic.Int64
+	srv := startStub(t, func(ctx *fasthttp.RequestCtx) {
+		if p := string(ctx.Path()); p == "/v1/recommendations/cart" || p == "/v1/rank" {
+			other.Add(1)
+			ctx.SetStatusCode(404)
+		}
+	})
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Duration, cfg.Exclude = 200, 500*time.Millisecond, []string{"cart", "rank"}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Load() != 0 || res.Total.Errors != nil || len(res.Endpoints) != 3 {
+		t.Fatalf("%d requests to excluded endpoints, errors %v, endpoints %d", other.Load(), res.Total.Errors, len(res.Endpoints))
+	}
+	if err := res.Check(Thresholds{MaxP99: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if d := res.Mix["pdp"] - 50.0/80; d > 1e-9 || d < -1e-9 {
+		t.Fatalf("pdp share %g, want 50/80 once cart and rank are excluded", res.Mix["pdp"])
+	}
+}
+
+// A server that stalls for 500 ms once must show in the latency of every
+// request that was due during the stall, measured from its scheduled
+// time; a closed-model generator would record one slow request per
+// connection and hide the rest.
+func TestStallShowsInRequestsScheduledDuringIt(t *testing.T) {
+	for _, workers := range []int{512, 4} {
+		var mu sync.Mutex
+		var n atomic.Int64
+		srv := startStub(t, func(ctx *fasthttp.RequestCtx) {
+			if n.Add(1) == 60 { // about 300 ms into the run
+				mu.Lock()
+				time.Sleep(500 * time.Millisecond)
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			mu.Unlock() //nolint:staticcheck // waits for the stall to end
+		})
+		cfg := testConfig(srv.base)
+		cfg.Rate, cfg.Duration, cfg.MaxInFlight, cfg.Exclude = 200, 1200*time.Millisecond, workers, []string{"cart", "rank"}
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := res.Total.Latency
+		// About 100 of 240 requests were due during the stall, with
+		// latencies spread from 500 ms down to 0.
+		if l.P99 < 400 || l.P90 < 100 || l.Max < 450 {
+			t.Errorf("%d workers: latency %+v, want p99 >= 400 ms and p90 >= 100 ms", workers, l)
+		}
+		if res.Total.ErrorRate != 0 {
+			t.Errorf("%d workers: errors %v", workers, res.Total.Errors)
+		}
+		if workers == 4 && res.Total.Late < 50 {
+			t.Errorf("4 workers: %d late requests, want the ~100 that queued behind the stall", res.Total.Late)
+		}
+	}
+}
+
+func TestRequestsThatFindNoWorkerInTimeAreDropped(t *testing.T) {
+	t.Parallel()
+	srv := startStub(t, func(*fasthttp.RequestCtx) { time.Sleep(50 * time.Millisecond) })
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Duration, cfg.MaxInFlight, cfg.Timeout = 200, 500*time.Millisecond, 1, 100*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One worker answers at most 20 req/s of the 200 due.
+	if d := res.Total.Errors[ErrKindDropped]; d < 50 {
+		t.Fatalf("errors %v: want most requests dropped", res.Total.Errors)
+	}
+	if res.Total.Count != 100 {
+		t.Fatalf("count %d, want all 100 scheduled requests accounted for", res.Total.Count)
+	}
+	if res.Total.Latency.P50 < 100 {
+		t.Fatalf("latency %+v: dropped requests must count as at least the timeout", res.Total.Latency)
+	}
+}
+
+func TestRefusedConnectionsAreConnectionErrors(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := testConfig("http://" + addr)
+	cfg.Rate, cfg.Duration = 50, 200*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Errors[ErrKindConnection] != res.Total.Count || res.Total.Count != 10 {
+		t.Fatalf("count %d errors %v, want 10 connection errors", res.Total.Count, res.Total.Errors)
+	}
+}
+
+func TestWarmupIsSentButNotMeasured(t *testing.T) {
+	t.Parallel()
+	srv := startStub(t, nil)
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Warmup, cfg.Duration = 100, 300*time.Millisecond, 500*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.hits.Load() != 80 || res.Sent != 80 || res.Total.Count != 50 {
+		t.Fatalf("server hits %d, sent %d, measured %d; want 80, 80, 50", srv.hits.Load(), res.Sent, res.Total.Count)
+	}
+}
+
+func TestRunStopsWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
+	srv := startStub(t, nil)
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Duration = 100, time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Run(ctx, cfg)
+	if err == nil || res == nil || !res.Interrupted {
+		t.Fatalf("got %v, %v: want the partial result and an error", res, err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("took %s to stop", took)
+	}
+	if res.Total.Count < 10 || res.Check(Thresholds{}) == nil {
+		t.Fatalf("count %d; Check must fail an interrupted run", res.Total.Count)
+	}
+}
+
+func TestMaxRequestsEndsTheRunEarly(t *testing.T) {
+	t.Parallel()
+	srv := startStub(t, nil)
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Duration, cfg.MaxRequests = 200, time.Minute, 50
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Count != 50 || time.Since(start) > 2*time.Second {
+		t.Fatalf("count %d after %s, want 50 in about 250 ms", res.Total.Count, time.Since(start))
+	}
+}
+
+func TestResultRoundTripsThroughJSON(t *testing.T) {
+	t.Parallel()
+	srv := startStub(t, func(ctx *fasthttp.RequestCtx) {
+		if strings.HasSuffix(string(ctx.Path()), "/home") {
+			ctx.SetStatusCode(500)
+		}
+	})
+	cfg := testConfig(srv.base)
+	cfg.Rate, cfg.Duration = 200, 300*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Result
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res, &back) {
+		t.Fatalf("round trip changed the result:\n%+v\n%+v", res, &back)
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	lat := generic["endpoints"].(map[string]any)["pdp"].(map[string]any)["latency_ms"].(map[string]any)
+	for _, k := range []string{"p50", "p90", "p99", "p99_9", "max", "mean"} {
+		if _, ok := lat[k].(float64); !ok {
+			t.Errorf("latency_ms has no number %q: %v", k, lat)
+		}
+	}
+	if generic["total"].(map[string]any)["errors"].(map[string]any)["status_500"] == nil {
+		t.Errorf("total errors lack status_500: %s", b)
+	}
+}
+
+func TestCheckNamesEveryExceededThreshold(t *testing.T) {
+	t.Parallel()
+	r := &Result{
+		Total:     Stats{Count: 1000, OK: 990, ErrorRate: 0.01, Errors: map[string]uint64{"status_503": 10}, Latency: Latency{P99: 30}},
+		Endpoints: map[string]Stats{"home": {Count: 10, Errors: map[string]uint64{"status_503": 10}}},
+	}
+	f := func(th Thresholds, want ...string) {
+		t.Helper()
+		err := r.Check(th)
+		if len(want) == 0 {
+			if err != nil {
+				t.Errorf("%+v: %v, want nil", th, err)
+			}
+			return
+		}
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%+v: %v, want it to mention %q", th, err, w)
+			}
+		}
+	}
+	f(Thresholds{MaxP99: 50 * time.Millisecond, MaxErrorRate: 0.02})
+	f(Thresholds{MaxP99: 0, MaxErrorRate: -1})
+	f(Thresholds{MaxP99: 25 * time.Millisecond, MaxErrorRate: -1}, "p99 latency is 30.00 ms, the limit is 25.00 ms")
+	f(Thresholds{MaxErrorRate: 0.001}, "error rate is 1.0000%", "home status_503=10")
+	f(Thresholds{MaxP99: 10 * time.Millisecond}, "p99", "error rate")
+	empty := &Result{}
+	if err := empty.Check(Thresholds{MaxErrorRate: -1}); err == nil {
+		t.Error("a run without requests passed Check")
+	}
+}
