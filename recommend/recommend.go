@@ -276,8 +276,12 @@ type candidate struct {
 
 // fuse merges lists by weighted reciprocal rank, best first.
 func fuse(srcs []source, lists [][]catalog.Scored) []candidate {
-	idx := map[string]int{}
-	var out []candidate
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	idx := make(map[string]int, n)
+	out := make([]candidate, 0, n)
 	for i, l := range lists {
 		for r, sc := range l {
 			s := srcs[i].weight / (rrfK + float64(r))
@@ -301,18 +305,31 @@ func fuse(srcs []source, lists [][]catalog.Scored) []candidate {
 func sellable(it *catalog.Item) bool { return it != nil && it.Active && it.Stock > 0 }
 
 // module keeps the first limit candidates that are sellable and not
-// excluded.
-func module(id string, limit int, cands []candidate, items map[string]*catalog.Item, exclude map[string]bool) Module {
+// excluded. It reads item data in chunks as it goes: most modules fill
+// from the head of the candidate list, so most candidates are never read.
+func (e *Engine) module(ctx context.Context, id string, limit int, cands []candidate, exclude map[string]bool) Module {
 	m := Module{ID: id, Items: make([]Item, 0, limit)}
-	for _, c := range cands {
-		if len(m.Items) == limit {
-			break
+	items := make(map[string]*catalog.Item, 2*limit)
+	ids := make([]string, 0, 2*limit)
+	for start := 0; start < len(cands) && len(m.Items) < limit; {
+		end := min(len(cands), start+2*(limit-len(m.Items))+2)
+		ids = ids[:0]
+		for _, c := range cands[start:end] {
+			ids = append(ids, c.id)
 		}
-		it := items[c.id]
-		if !sellable(it) || exclude[c.id] {
-			continue
+		if err := e.items.Get(ctx, ids, items); err != nil {
+			// Go on with the cached items: a degraded module beats none.
+			e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 		}
-		m.Items = append(m.Items, display(it, c.score, c.reasons))
+		for _, c := range cands[start:end] {
+			if len(m.Items) == limit {
+				break
+			}
+			if it := items[c.id]; sellable(it) && !exclude[c.id] {
+				m.Items = append(m.Items, display(it, c.score, c.reasons))
+			}
+		}
+		start = end
 	}
 	return m
 }
@@ -320,20 +337,6 @@ func module(id string, limit int, cands []candidate, items map[string]*catalog.I
 func display(it *catalog.Item, score float64, reasons []string) Item {
 	return Item{ItemID: it.ID, Score: score, Reasons: reasons, Title: it.Title, Price: it.Price,
 		Currency: it.Currency, URL: it.URL, ImageURL: it.ImageURL}
-}
-
-// loadItems reads the catalogue entries of every candidate through the
-// cache. On a store failure it goes on with the items the cache had.
-func (e *Engine) loadItems(ctx context.Context, dst map[string]*catalog.Item, cands ...[]candidate) {
-	var ids []string
-	for _, cs := range cands {
-		for _, c := range cs {
-			ids = append(ids, c.id)
-		}
-	}
-	if err := e.items.Get(ctx, ids, dst); err != nil {
-		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
-	}
 }
 
 // anchors loads the request's anchor items. On a store failure it returns
@@ -398,12 +401,10 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	lists := e.gather(ctx, append(slices.Clone(similar), together...))
 	simC := fuse(similar, lists[:len(similar)])
 	togC := fuse(together, lists[len(similar):])
-	items := map[string]*catalog.Item{}
-	e.loadItems(ctx, items, simC, togC)
 	ex := exclusions(anchors)
 	return []Module{
-		module("similar", r.Limit, simC, items, ex),
-		module("bought_together", r.Limit, togC, items, ex),
+		e.module(ctx, "similar", r.Limit, simC, ex),
+		e.module(ctx, "bought_together", r.Limit, togC, ex),
 	}, nil
 }
 
@@ -436,13 +437,11 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	}
 	srcs = append(srcs, e.fallbacks(cats...)...)
 	cands := fuse(srcs, e.gather(ctx, srcs))
-	items := map[string]*catalog.Item{}
-	e.loadItems(ctx, items, cands)
 	ex := exclusions(anchors)
 	for _, id := range r.ItemIDs {
 		ex[id] = true
 	}
-	return []Module{module("cross_sell", r.Limit, cands, items, ex)}, nil
+	return []Module{e.module(ctx, "cross_sell", r.Limit, cands, ex)}, nil
 }
 
 // sessionAnchors is how many of the visitor's recent items seed `for_you`.
@@ -477,17 +476,15 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 			rvC = append(rvC, candidate{id: x.ItemID, score: 1 / float64(len(rvC)+1), reasons: []string{"recently_viewed"}})
 		}
 	}
-	items := map[string]*catalog.Item{}
-	e.loadItems(ctx, items, fyC, trC, rvC)
 	// Items the visitor just interacted with are not news to them.
 	seen := map[string]bool{}
 	for _, x := range recent {
 		seen[x.ItemID] = true
 	}
 	return []Module{
-		module("for_you", r.Limit, fyC, items, seen),
-		module("trending", r.Limit, trC, items, nil),
-		module("recently_viewed", r.Limit, rvC, items, nil),
+		e.module(ctx, "for_you", r.Limit, fyC, seen),
+		e.module(ctx, "trending", r.Limit, trC, nil),
+		e.module(ctx, "recently_viewed", r.Limit, rvC, nil),
 	}, nil
 }
 

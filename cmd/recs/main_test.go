@@ -42,7 +42,10 @@ func serveUntilReady(t *testing.T, args ...string) (string, func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- run(ctx, append([]string{"serve", "--listen", addr}, args...), log) }()
+	// Generous budgets: these tests check what is served, not how fast, on
+	// a machine shared with other tests (cold connections, -race).
+	args = append([]string{"serve", "--listen", addr, "--read-deadline", "10s", "--source-budget", "5s"}, args...)
+	go func() { done <- run(ctx, args, log) }()
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
 	for {

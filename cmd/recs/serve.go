@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -47,6 +49,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
+	debugListen := fs.String("debug-listen", "", "address for Go's pprof handlers (e.g. 127.0.0.1:6060); empty: off")
 	cors := fs.String("cors-origins", "", "comma-separated storefront origins allowed to call from browsers (e.g. https://shop.example), or *")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -88,6 +91,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		ReadDeadline: *readDeadline, MaxBodyBytes: *maxBody, MaxBatch: *maxBatch,
 		AllowedOrigins: splitList(*cors),
 	}, st, engine, log, set)
+	if *debugListen != "" {
+		go servePprof(*debugListen, log)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
@@ -159,4 +165,17 @@ func registerPoolMetrics(set *metrics.Set, ps *postgres.Store) {
 	gauge(`recs_db_pool_connections{state="total"}`, func() float64 { return float64(ps.Stat().TotalConns()) })
 	gauge(`recs_db_pool_max_connections`, func() float64 { return float64(ps.Stat().MaxConns()) })
 	gauge(`recs_db_pool_empty_acquire_total`, func() float64 { return float64(ps.Stat().EmptyAcquireCount()) })
+}
+
+// servePprof serves the profiler on its own listener, never on the API's.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof listening", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("pprof server stopped", "err", err)
+	}
 }
