@@ -116,30 +116,46 @@ func (c *Items) Wait() { c.c.Wait() }
 // Close stops the cache's goroutines.
 func (c *Items) Close() { c.c.Close() }
 
-// Lists caches candidate lists (neighbour tables, popularity scopes) of the
-// current build. They change only when a build is published, so Clear on a
-// new build is the whole invalidation policy.
-type Lists struct {
-	c            *ristretto.Cache[string, []catalog.Scored]
+// Derived caches values derived from the current build (candidate lists,
+// item vectors). They change only when a build is published, so Clear on
+// a new build is the whole invalidation policy, with Del for single items
+// that change between builds.
+type Derived[V any] struct {
+	c            *ristretto.Cache[string, V]
 	gen          atomic.Uint64
 	hits, misses *metrics.Counter
 }
 
-// NewLists returns a cache of at most maxLists lists.
-func NewLists(maxLists int64, set *metrics.Set) (*Lists, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, []catalog.Scored]{
-		NumCounters:        maxLists * 10,
-		MaxCost:            maxLists,
+// Lists caches candidate lists (neighbour tables, popularity scopes).
+type Lists = Derived[[]catalog.Scored]
+
+// Vectors caches item vectors.
+type Vectors = Derived[[]float32]
+
+// NewLists returns a cache of at most max candidate lists.
+func NewLists(max int64, set *metrics.Set) (*Lists, error) {
+	return newDerived[[]catalog.Scored]("lists", max, set)
+}
+
+// NewVectors returns a cache of at most max item vectors.
+func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
+	return newDerived[[]float32]("vectors", max, set)
+}
+
+func newDerived[V any](name string, max int64, set *metrics.Set) (*Derived[V], error) {
+	c, err := ristretto.NewCache(&ristretto.Config[string, V]{
+		NumCounters:        max * 10,
+		MaxCost:            max,
 		BufferItems:        64,
 		IgnoreInternalCost: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list cache: %w", err)
+		return nil, fmt.Errorf("%s cache: %w", name, err)
 	}
-	return &Lists{
+	return &Derived[V]{
 		c:      c,
-		hits:   set.GetOrCreateCounter(`recs_cache_requests_total{cache="lists",result="hit"}`),
-		misses: set.GetOrCreateCounter(`recs_cache_requests_total{cache="lists",result="miss"}`),
+		hits:   set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="hit"}`),
+		misses: set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="miss"}`),
 	}, nil
 }
 
@@ -150,40 +166,39 @@ func NeighborsKey(kind catalog.NeighborKind, itemID string) string {
 
 func PopularKey(scope string) string { return "p:" + scope }
 
-// Get returns the cached list for key, or loads it with load and caches
-// it. Lists are shared: callers must not modify them.
-func (c *Lists) Get(key string, load func() ([]catalog.Scored, error)) ([]catalog.Scored, error) {
-	if l, ok := c.c.Get(key); ok {
+// Get returns the cached value for key, or loads it with load and caches
+// it. Values are shared: callers must not modify them.
+func (c *Derived[V]) Get(key string, load func() (V, error)) (V, error) {
+	if v, ok := c.c.Get(key); ok {
 		c.hits.Inc()
-		return l, nil
+		return v, nil
 	}
 	c.misses.Inc()
 	gen := c.gen.Load()
-	l, err := load()
+	v, err := load()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
 	if c.gen.Load() == gen {
-		c.c.Set(key, l, 1)
+		c.c.Set(key, v, 1)
 	}
-	return l, nil
+	return v, nil
 }
 
-// Del drops one list, e.g. the embedding neighbours of an item whose
-// vector changed.
-func (c *Lists) Del(key string) {
+// Del drops one value, e.g. of an item whose vector changed.
+func (c *Derived[V]) Del(key string) {
 	c.gen.Add(1)
 	c.c.Del(key)
 }
 
-// Clear drops every list (a new build was published).
-func (c *Lists) Clear() {
+// Clear drops every value (a new build was published).
+func (c *Derived[V]) Clear() {
 	c.gen.Add(1)
 	c.c.Clear()
 }
 
 // Wait blocks until buffered writes are applied (for tests).
-func (c *Lists) Wait() { c.c.Wait() }
+func (c *Derived[V]) Wait() { c.c.Wait() }
 
 // Close stops the cache's goroutines.
-func (c *Lists) Close() { c.c.Close() }
+func (c *Derived[V]) Close() { c.c.Close() }

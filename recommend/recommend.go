@@ -80,6 +80,7 @@ type Engine struct {
 	store    Store
 	items    *cache.Items
 	lists    *cache.Lists
+	vectors  *cache.Vectors
 	sessions *session.Store
 	metrics  *metrics.Set
 	version  atomic.Pointer[string]
@@ -101,13 +102,20 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 		items.Close()
 		return nil, err
 	}
-	sessions, err := session.New(cfg.MaxVisitors)
+	vectors, err := cache.NewVectors(cfg.ItemCache, set)
 	if err != nil {
 		items.Close()
 		lists.Close()
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, sessions: sessions, metrics: set}
+	sessions, err := session.New(cfg.MaxVisitors)
+	if err != nil {
+		items.Close()
+		lists.Close()
+		vectors.Close()
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, vectors: vectors, sessions: sessions, metrics: set}
 	none := "none"
 	e.version.Store(&none)
 	return e, nil
@@ -117,6 +125,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 func (e *Engine) Close() {
 	e.items.Close()
 	e.lists.Close()
+	e.vectors.Close()
 }
 
 // ModelVersion is the version of the build being served, "none" before
@@ -150,6 +159,7 @@ func (e *Engine) Refresh(ctx context.Context) (bool, error) {
 		e.content.Store(&m)
 	}
 	e.lists.Clear()
+	e.vectors.Clear()
 	v := bi.Version
 	e.version.Store(&v)
 	return true, nil
@@ -226,21 +236,59 @@ func (e *Engine) popular(scope, reason string, w float64) source {
 // contentKey names the cached embedding neighbours of an item.
 func contentKey(id string) string { return "e:" + id }
 
+// itemVector returns an item's served vector through the cache; nil when
+// it has none.
+func (e *Engine) itemVector(ctx context.Context, id string) ([]float32, error) {
+	return e.vectors.Get(id, func() ([]float32, error) {
+		v, err := e.store.ItemVector(ctx, id)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, nil
+		}
+		return v, err
+	})
+}
+
 // similarContent finds the items whose vectors are nearest the item's
 // (pgvector HNSW in PostgreSQL): content for new items, blended with
 // behaviour for items with history. An item without a vector has none.
 func (e *Engine) similarContent(id string, w float64) source {
 	return source{reason: "similar_content", weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
 		return e.lists.Get(contentKey(id), func() ([]catalog.Scored, error) {
-			v, err := e.store.ItemVector(ctx, id)
-			if errors.Is(err, catalog.ErrNotFound) {
-				return []catalog.Scored{}, nil
-			}
-			if err != nil {
-				return nil, err
+			v, err := e.itemVector(ctx, id)
+			if err != nil || v == nil {
+				return []catalog.Scored{}, err
 			}
 			return e.store.NearestItems(ctx, v, e.cfg.ListLen)
 		})
+	}}
+}
+
+// sessionVector finds the items nearest the recency-weighted mean of the
+// visitor's recent items' vectors: what the session is about, beyond the
+// neighbours of any one item. Not cached: every session differs.
+func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
+	return source{reason: "session_vector", weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		var sum []float32
+		for i, x := range recent {
+			v, err := e.itemVector(ctx, x.ItemID)
+			if err != nil {
+				return nil, err
+			}
+			if v == nil {
+				continue
+			}
+			if sum == nil {
+				sum = make([]float32, len(v))
+			}
+			rw := float32(1 / float64(i+1))
+			for j := range sum {
+				sum[j] += rw * v[j]
+			}
+		}
+		if sum == nil {
+			return nil, nil
+		}
+		return e.store.NearestItems(ctx, sum, e.cfg.ListLen)
 	}}
 }
 
@@ -459,6 +507,9 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 			e.neighbors(catalog.CoView, x.ItemID, "session_co_view", w*weightPrimary),
 			e.neighbors(catalog.CoPurchase, x.ItemID, "session_co_purchase", w*weightSecondary))
 	}
+	if len(recent) > 0 {
+		personal = append(personal, e.sessionVector(recent[:min(len(recent), sessionAnchors)], weightContent))
+	}
 	forYou := append(personal,
 		e.popular(candidates.ScopeTrending, "trending", weightCategory),
 		e.popular(candidates.ScopeAll7d, "popular", weightOverall))
@@ -586,6 +637,7 @@ func (e *Engine) ItemsUpserted(ctx context.Context, items []catalog.Item) error 
 	}
 	for _, id := range ids {
 		e.lists.Del(contentKey(id))
+		e.vectors.Del(id)
 	}
 	return nil
 }

@@ -240,3 +240,39 @@ func TestFailingSourceIsSkippedAndCounted(t *testing.T) {
 		t.Fatalf("co_view errors counted %d, want 1", n)
 	}
 }
+
+func axis(i int, tilt float32) []float32 {
+	v := make([]float32, catalog.EmbeddingDims)
+	v[i] = 1
+	v[(i+1)%catalog.EmbeddingDims] = tilt
+	return v
+}
+
+func TestSessionVectorAndContentFindNearItems(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	err := f.st.PutItemVectors(ctx, []catalog.ItemVector{
+		{ItemID: "c1", Vector: axis(0, 0)}, {ItemID: "b1", Vector: axis(0, 0.2)}, {ItemID: "a2", Vector: axis(5, 0)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := f.engine.PDP(ctx, Request{ItemID: "c1", Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := mods[0].Items[0]; it.ItemID != "b1" || !slices.Contains(it.Reasons, "similar_content") {
+		t.Fatalf("similar of c1 = %+v, want b1 by content", mods[0].Items)
+	}
+	f.engine.Record(&catalog.Event{Type: catalog.EventViewItem, Time: time.Now(), SessionID: "s9", Items: []catalog.EventItem{{ItemID: "c1"}}})
+	mods, err = f.engine.Home(ctx, Request{SessionID: "s9", Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range mods[0].Items {
+		if it.ItemID == "b1" && slices.Contains(it.Reasons, "session_vector") {
+			return
+		}
+	}
+	t.Fatalf("for_you after viewing c1 = %+v, want b1 from the session vector", mods[0].Items)
+}
