@@ -3,7 +3,7 @@
 #   make test   start PostgreSQL + pgvector (installing it if needed) and run every test
 GO ?= go
 
-.PHONY: run test testdb build vet
+.PHONY: run test testdb build smoke-load
 
 run:
 	$(GO) run ./cmd/recs serve
@@ -19,3 +19,8 @@ testdb:
 test: testdb
 	$(GO) vet ./...
 	RECS_TEST_DATABASE_URL="$$(scripts/testdb.sh url)" RECS_TEST_REQUIRE_DB=1 $(GO) test -race -count=1 -timeout 20m ./...
+	scripts/smoke-load.sh
+
+# 10 s of mixed traffic at 100 req/s; fails on any error or p99 > 100 ms.
+smoke-load:
+	scripts/smoke-load.sh
