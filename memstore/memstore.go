@@ -311,25 +311,13 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 	if k <= 0 {
 		return nil, nil
 	}
+	top := embeddings.NewTopK(k)
 	s.mu.RLock()
-	out := make([]catalog.Scored, 0, len(s.vectors))
 	for id, v := range s.vectors {
-		out = append(out, catalog.Scored{ItemID: id, Score: float64(embeddings.Dot(q, v))})
+		top.Push(id, float64(embeddings.Dot(q, v)))
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, compareScored)
-	if len(out) > k {
-		out = out[:k]
-	}
-	return out, nil
-}
-
-// compareScored orders by score descending, then id, so ties are stable.
-func compareScored(a, b catalog.Scored) int {
-	if c := cmp.Compare(b.Score, a.Score); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.ItemID, b.ItemID)
+	return top.Sorted(), nil
 }
 
 // PublishBuild replaces the derived data with the build's, atomically

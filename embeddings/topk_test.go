@@ -1,0 +1,34 @@
+package embeddings
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+func TestTopKEqualsFullSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, k := range []int{0, 1, 5, 100, 1000} {
+		var all []catalog.Scored
+		top := NewTopK(k)
+		for i := range 500 {
+			s := catalog.Scored{ItemID: fmt.Sprint("i", i), Score: float64(r.IntN(50))} // many ties
+			all = append(all, s)
+			top.Push(s.ItemID, s.Score)
+		}
+		slices.SortFunc(all, func(a, b catalog.Scored) int {
+			if c := cmp.Compare(b.Score, a.Score); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ItemID, b.ItemID)
+		})
+		want := all[:min(k, len(all))]
+		if got := top.Sorted(); !slices.Equal(got, want) {
+			t.Fatalf("k=%d: top differs from the full sort's head", k)
+		}
+	}
+}
