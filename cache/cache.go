@@ -6,7 +6,9 @@ package cache
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/dgraph-io/ristretto/v2"
@@ -74,32 +76,59 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 		return nil
 	}
 	c.misses.Add(len(missing))
-	gen := c.gen.Load()
-	c.loads.Inc()
-	items, err := c.load(ctx, missing)
-	if err != nil {
-		c.loadErr.Inc()
-		return fmt.Errorf("load items: %w", err)
-	}
-	fresh := c.gen.Load() == gen
-	found := make(map[string]bool, len(items))
-	for i := range items {
-		it := &items[i]
-		found[it.ID] = true
-		dst[it.ID] = it
-		if fresh {
-			c.c.Set(it.ID, it, 1)
+	// The load runs detached from the request: if the request's deadline
+	// passes first, the load still finishes and fills the cache, so a cold
+	// cache warms under load instead of timing out forever.
+	done := make(chan loaded, 1)
+	go func() {
+		gen := c.gen.Load()
+		c.loads.Inc()
+		lctx, cancel := context.WithTimeout(context.Background(), LoadTimeout)
+		items, err := c.load(lctx, missing)
+		cancel()
+		if err != nil {
+			c.loadErr.Inc()
+			done <- loaded{err: err}
+			return
 		}
-	}
-	if fresh {
-		for _, id := range missing {
-			if !found[id] {
-				c.c.Set(id, nil, 1)
+		found := make(map[string]bool, len(items))
+		for i := range items {
+			found[items[i].ID] = true
+		}
+		if c.gen.Load() == gen {
+			for i := range items {
+				c.c.Set(items[i].ID, &items[i], 1)
+			}
+			for _, id := range missing {
+				if !found[id] {
+					c.c.Set(id, nil, 1)
+				}
 			}
 		}
+		done <- loaded{items: items}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return fmt.Errorf("load items: %w", r.err)
+		}
+		for i := range r.items {
+			dst[r.items[i].ID] = &r.items[i]
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("load items: %w", ctx.Err())
 	}
-	return nil
 }
+
+type loaded struct {
+	items []catalog.Item
+	err   error
+}
+
+// LoadTimeout bounds a cache fill from the store, which may outlive the
+// request that started it.
+const LoadTimeout = 2 * time.Second
 
 // Invalidate drops ids so the next Get reads them from the store; loads
 // in flight when it is called do not cache their (maybe older) result.
@@ -124,6 +153,16 @@ type Derived[V any] struct {
 	c            *ristretto.Cache[string, V]
 	gen          atomic.Uint64
 	hits, misses *metrics.Counter
+	// flights are the loads in progress: concurrent misses of one key
+	// (every request wants the popular list) share one store query.
+	mu      sync.Mutex
+	flights map[string]*flight[V]
+}
+
+type flight[V any] struct {
+	done chan struct{}
+	v    V
+	err  error
 }
 
 // Lists caches candidate lists (neighbour tables, popularity scopes).
@@ -153,9 +192,10 @@ func newDerived[V any](name string, max int64, set *metrics.Set) (*Derived[V], e
 		return nil, fmt.Errorf("%s cache: %w", name, err)
 	}
 	return &Derived[V]{
-		c:      c,
-		hits:   set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="hit"}`),
-		misses: set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="miss"}`),
+		c:       c,
+		flights: make(map[string]*flight[V]),
+		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="hit"}`),
+		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="miss"}`),
 	}, nil
 }
 
@@ -167,22 +207,46 @@ func NeighborsKey(kind catalog.NeighborKind, itemID string) string {
 func PopularKey(scope string) string { return "p:" + scope }
 
 // Get returns the cached value for key, or loads it with load and caches
-// it. Values are shared: callers must not modify them.
-func (c *Derived[V]) Get(key string, load func() (V, error)) (V, error) {
+// it. The load runs detached from ctx (bounded by LoadTimeout) and is
+// shared by concurrent callers; a caller whose ctx ends stops waiting, but
+// the load still fills the cache. Values are shared: callers must not
+// modify them.
+func (c *Derived[V]) Get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
 	if v, ok := c.c.Get(key); ok {
 		c.hits.Inc()
 		return v, nil
 	}
 	c.misses.Inc()
-	gen := c.gen.Load()
-	v, err := load()
-	if err != nil {
-		return v, err
+	c.mu.Lock()
+	f := c.flights[key]
+	if f == nil {
+		f = &flight[V]{done: make(chan struct{})}
+		c.flights[key] = f
+		gen := c.gen.Load()
+		go func() {
+			lctx, cancel := context.WithTimeout(context.Background(), LoadTimeout)
+			f.v, f.err = load(lctx)
+			cancel()
+			if f.err == nil && c.gen.Load() == gen {
+				c.c.Set(key, f.v, 1)
+				// Set is asynchronous: keep the flight until the value is
+				// visible, so no caller misses in between.
+				c.c.Wait()
+			}
+			c.mu.Lock()
+			delete(c.flights, key)
+			c.mu.Unlock()
+			close(f.done)
+		}()
 	}
-	if c.gen.Load() == gen {
-		c.c.Set(key, v, 1)
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
 	}
-	return v, nil
 }
 
 // Del drops one value, e.g. of an item whose vector changed.

@@ -3,7 +3,10 @@ package cache
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -104,14 +107,56 @@ func TestListsClearOnNewBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	loads := 0
-	load := func() ([]catalog.Scored, error) { loads++; return []catalog.Scored{{ItemID: "x"}}, nil }
-	c.Get(PopularKey("all:7d"), load)
-	c.Wait()
-	c.Get(PopularKey("all:7d"), load)
+	var loads atomic.Int32
+	load := func(context.Context) ([]catalog.Scored, error) {
+		loads.Add(1)
+		return []catalog.Scored{{ItemID: "x"}}, nil
+	}
+	c.Get(t.Context(), PopularKey("all:7d"), load)
+	c.Get(t.Context(), PopularKey("all:7d"), load)
 	c.Clear()
-	c.Get(PopularKey("all:7d"), load)
-	if loads != 2 {
-		t.Fatalf("loads = %d, want 2 (one before and one after Clear)", loads)
+	c.Get(t.Context(), PopularKey("all:7d"), load)
+	if n := loads.Load(); n != 2 {
+		t.Fatalf("loads = %d, want 2 (one before and one after Clear)", n)
+	}
+}
+
+func TestConcurrentMissesShareOneLoadThatOutlivesTheRequest(t *testing.T) {
+	c, err := NewLists(100, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var loads atomic.Int32
+	release := make(chan struct{})
+	load := func(ctx context.Context) ([]catalog.Scored, error) {
+		loads.Add(1)
+		<-release // a slow database
+		return []catalog.Scored{{ItemID: "x"}}, ctx.Err()
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+			defer cancel()
+			if _, err := c.Get(ctx, "k", load); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a request past its deadline got %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if l, err := c.Get(t.Context(), "k", load); err == nil && len(l) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the load never filled the cache")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("%d loads for 21 requests of one key, want 1", n)
 	}
 }

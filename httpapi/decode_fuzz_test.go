@@ -54,3 +54,19 @@ func checkDecoded(t *testing.T, n int, err error) {
 		t.Fatalf("error %v is not a 400 with a message", err)
 	}
 }
+
+func FuzzDecodeListRequest(f *testing.F) {
+	f.Add([]byte(`{"session_id":"s","item_ids":["a","b"],"limit":3}`))
+	f.Add([]byte(`{"placement":"category","item_ids":["a"]}`))
+	f.Add([]byte(`{"item_ids":"a"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := decodeListRequest(body, 5)
+		if err == nil {
+			if len(r.ItemIDs) > 5 {
+				t.Fatalf("accepted %d ids", len(r.ItemIDs))
+			}
+			return
+		}
+		checkDecoded(t, 1, err)
+	})
+}

@@ -316,6 +316,16 @@ func TestCartAndRankEndpoints(t *testing.T) {
 		if r.status != 200 || len(rr.Items) != 5 {
 			t.Fatalf("rank: %d %s", r.status, r.body)
 		}
+		// Home follows the session's events at once.
+		ev := `{"event_id":"h1","type":"view_item","time":"2026-11-01T10:00:00Z","session_id":"s7","items":[{"item_id":"a"}]}`
+		if r := call(t, "POST", base+"/v1/events", ev); r.status != 200 {
+			t.Fatalf("event: %d %s", r.status, r.body)
+		}
+		r = call(t, "GET", base+"/v1/recommendations/home?session_id=s7&limit=3", "")
+		if r.status != 200 || !strings.Contains(r.body, `"id":"recently_viewed","items":[{"item_id":"a"`) {
+			t.Fatalf("home: %d %s", r.status, r.body)
+		}
+		wantError(t, call(t, "GET", base+"/v1/recommendations/home?limit=101", ""), 400, "limit must be")
 		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":[]}`), 400, "item_ids is required")
 		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":["a"],"limit":500}`), 400, "limit must be")
 		wantError(t, call(t, "POST", base+"/v1/recommendations/cart", `{"item_ids":["a"],"colour":1}`), 400, `unknown field "colour"`)

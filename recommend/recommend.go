@@ -219,7 +219,7 @@ const (
 
 func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, w float64) source {
 	return source{reason: reason, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(cache.NeighborsKey(kind, id), func() ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, cache.NeighborsKey(kind, id), func(ctx context.Context) ([]catalog.Scored, error) {
 			return e.store.Neighbors(ctx, kind, id, e.cfg.ListLen)
 		})
 	}}
@@ -227,7 +227,7 @@ func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, w float
 
 func (e *Engine) popular(scope, reason string, w float64) source {
 	return source{reason: reason, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(cache.PopularKey(scope), func() ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, cache.PopularKey(scope), func(ctx context.Context) ([]catalog.Scored, error) {
 			return e.store.Popular(ctx, scope, e.cfg.ListLen)
 		})
 	}}
@@ -239,7 +239,7 @@ func contentKey(id string) string { return "e:" + id }
 // itemVector returns an item's served vector through the cache; nil when
 // it has none.
 func (e *Engine) itemVector(ctx context.Context, id string) ([]float32, error) {
-	return e.vectors.Get(id, func() ([]float32, error) {
+	return e.vectors.Get(ctx, id, func(ctx context.Context) ([]float32, error) {
 		v, err := e.store.ItemVector(ctx, id)
 		if errors.Is(err, catalog.ErrNotFound) {
 			return nil, nil
@@ -253,7 +253,7 @@ func (e *Engine) itemVector(ctx context.Context, id string) ([]float32, error) {
 // behaviour for items with history. An item without a vector has none.
 func (e *Engine) similarContent(id string, w float64) source {
 	return source{reason: "similar_content", weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(contentKey(id), func() ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, contentKey(id), func(ctx context.Context) ([]catalog.Scored, error) {
 			v, err := e.itemVector(ctx, id)
 			if err != nil || v == nil {
 				return []catalog.Scored{}, err
@@ -356,6 +356,7 @@ func sellable(it *catalog.Item) bool { return it != nil && it.Active && it.Stock
 // excluded. It reads item data in chunks as it goes: most modules fill
 // from the head of the candidate list, so most candidates are never read.
 func (e *Engine) module(ctx context.Context, id string, limit int, cands []candidate, exclude map[string]bool) Module {
+	defer e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`).UpdateDuration(time.Now())
 	m := Module{ID: id, Items: make([]Item, 0, limit)}
 	items := make(map[string]*catalog.Item, 2*limit)
 	ids := make([]string, 0, 2*limit)

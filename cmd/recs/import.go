@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/recs-server/recs/dataimport"
+	"github.com/recs-server/recs/demo"
 	"github.com/recs-server/recs/postgres"
 )
 
@@ -20,14 +21,16 @@ func importCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	format := fs.String("format", "auto", "jsonl, online-retail, or auto (by file name: .csv[.gz] is Online Retail, else JSONL)")
 	doMigrate := fs.Bool("migrate", true, "apply database migrations first")
 	batch := fs.Int("batch", 5000, "records per database write")
+	demoItems := fs.Int("demo-items", 0, "instead of files, load the generated demo shop with this many items (as `recs serve` without --db)")
+	demoSeed := fs.Int("demo-seed", 1, "seed of the generated demo shop")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *dbURL == "" {
 		return usageError{"import needs --db (or RECS_DB)"}
 	}
-	if fs.NArg() == 0 {
-		return usageError{"import needs at least one file (use - for standard input)"}
+	if fs.NArg() == 0 && *demoItems == 0 {
+		return usageError{"import needs at least one file (use - for standard input), or --demo-items N"}
 	}
 	cfg := postgres.Config{URL: *dbURL, Schema: *schema}
 	if *doMigrate {
@@ -41,6 +44,19 @@ func importCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	defer st.Close()
 
+	if *demoItems > 0 {
+		start := time.Now()
+		shop := demo.Generate(demo.Options{Seed: int64(*demoSeed), Items: *demoItems})
+		if err := st.UpsertItems(ctx, shop.Items); err != nil {
+			return err
+		}
+		for i := 0; i < len(shop.Events); i += *batch {
+			if _, err := st.AppendEvents(ctx, shop.Events[i:min(i+*batch, len(shop.Events))]); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("demo shop: %d items, %d events loaded in %s\n", len(shop.Items), len(shop.Events), time.Since(start).Round(time.Millisecond))
+	}
 	for _, path := range fs.Args() {
 		f := *format
 		if f == "auto" {

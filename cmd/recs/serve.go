@@ -38,6 +38,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	dbURL := fs.String("db", "", "PostgreSQL URL; empty serves from the embedded in-memory store")
 	schema := fs.String("schema", "recs", "PostgreSQL schema holding recs' tables")
 	doMigrate := fs.Bool("migrate", false, "apply database migrations before serving")
+	maxConns := fs.Int("db-max-conns", 32, "most PostgreSQL connections; each request runs its candidate sources in parallel")
+	minConns := fs.Int("db-min-idle-conns", 8, "idle PostgreSQL connections kept open, so bursts do not wait for connects")
 	demoSeed := fs.Int("demo-seed", 1, "seed of the generated demo shop (embedded store only)")
 	demoItems := fs.Int("demo-items", 3000, "items in the generated demo shop (embedded store only)")
 	readDeadline := fs.Duration("read-deadline", 50*time.Millisecond, "time budget of one recommendation request")
@@ -64,7 +66,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		st = ms
 	} else {
-		cfg := postgres.Config{URL: *dbURL, Schema: *schema, MinIdleConns: 4}
+		cfg := postgres.Config{URL: *dbURL, Schema: *schema, MaxConns: int32(*maxConns), MinIdleConns: int32(*minConns)}
 		if *doMigrate {
 			if _, err := postgres.Migrate(ctx, cfg, log); err != nil {
 				return err
