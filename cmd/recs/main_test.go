@@ -47,7 +47,7 @@ func serveUntilReady(t *testing.T, args ...string) (string, func() error) {
 	args = append([]string{"serve", "--listen", addr, "--read-deadline", "10s", "--source-budget", "5s"}, args...)
 	go func() { done <- run(ctx, args, log) }()
 	base := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		if code, _, err := get(base + "/readyz"); err == nil && code == 200 {
 			break
@@ -60,7 +60,7 @@ func serveUntilReady(t *testing.T, args ...string) (string, func() error) {
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			t.Fatal("serve not ready after 60 s")
+			t.Fatal("serve not ready after 120 s")
 		}
 	}
 	return base, func() error {
@@ -72,7 +72,7 @@ func serveUntilReady(t *testing.T, args ...string) (string, func() error) {
 // TestServeDemoShopAnswersAndShutsDownCleanly is what `make run` does, on
 // a smaller demo shop.
 func TestServeDemoShopAnswersAndShutsDownCleanly(t *testing.T) {
-	base, stop := serveUntilReady(t, "--demo-items", "400")
+	base, stop := serveUntilReady(t, "--demo-items", "400", "--demo-visitors", "400")
 	code, body, err := get(base + "/v1/recommendations/pdp?item_id=D-000001&limit=4")
 	if err != nil || code != 200 || !strings.Contains(body, `"id":"similar"`) {
 		t.Fatalf("pdp: %d %s %v", code, body, err)

@@ -42,6 +42,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	minConns := fs.Int("db-min-idle-conns", 8, "idle PostgreSQL connections kept open, so bursts do not wait for connects")
 	demoSeed := fs.Int("demo-seed", 1, "seed of the generated demo shop (embedded store only)")
 	demoItems := fs.Int("demo-items", 3000, "items in the generated demo shop (embedded store only)")
+	demoVisitors := fs.Int("demo-visitors", 6000, "shoppers in the generated demo shop's history (embedded store only)")
 	readDeadline := fs.Duration("read-deadline", 50*time.Millisecond, "time budget of one recommendation request")
 	maxBody := fs.Int("max-body-bytes", 4<<20, "largest request body accepted")
 	maxBatch := fs.Int("max-batch", 1000, "most items or events in one write request")
@@ -60,7 +61,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	set := metrics.NewSet()
 	var st store
 	if *dbURL == "" {
-		ms, err := demoStore(ctx, int64(*demoSeed), *demoItems, log)
+		ms, err := demoStore(ctx, demo.Options{Seed: int64(*demoSeed), Items: *demoItems, Visitors: *demoVisitors}, log)
 		if err != nil {
 			return err
 		}
@@ -126,9 +127,9 @@ func storeName(url string) string {
 
 // demoStore fills an embedded store with the generated demo shop and
 // builds its models, so a new user sees recommendations within seconds.
-func demoStore(ctx context.Context, seed int64, items int, log *slog.Logger) (*memstore.Store, error) {
+func demoStore(ctx context.Context, opt demo.Options, log *slog.Logger) (*memstore.Store, error) {
 	start := time.Now()
-	shop := demo.Generate(demo.Options{Seed: seed, Items: items})
+	shop := demo.Generate(opt)
 	ms := memstore.New()
 	if err := ms.UpsertItems(ctx, shop.Items); err != nil {
 		return nil, err
@@ -137,7 +138,7 @@ func demoStore(ctx context.Context, seed int64, items int, log *slog.Logger) (*m
 		return nil, err
 	}
 	log.Info("generated demo shop", "items", len(shop.Items), "events", len(shop.Events), "took", time.Since(start).Round(time.Millisecond))
-	b, rep, err := build.Run(ctx, ms, build.Options{Seed: uint64(seed)}, log)
+	b, rep, err := build.Run(ctx, ms, build.Options{Seed: uint64(opt.Seed)}, log)
 	if err != nil {
 		return nil, fmt.Errorf("build demo models: %w", err)
 	}
