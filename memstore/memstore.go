@@ -23,7 +23,10 @@ type Store struct {
 	items    map[string]*catalog.Item
 	events   []catalog.Event // sorted by (Time, ID)
 	eventIDs map[string]struct{}
-	users    map[string]catalog.User
+	// byUser keeps each user's newest events (at most maxUserEvents),
+	// newest last, for profile lookups without a scan.
+	byUser map[string][]catalog.Event
+	users  map[string]catalog.User
 
 	vectors    map[string][]float32
 	neighbors  map[catalog.NeighborKind]map[string][]catalog.Scored
@@ -42,6 +45,7 @@ func New() *Store {
 	return &Store{
 		items:      make(map[string]*catalog.Item),
 		eventIDs:   make(map[string]struct{}),
+		byUser:     make(map[string][]catalog.Event),
 		users:      make(map[string]catalog.User),
 		vectors:    make(map[string][]float32),
 		neighbors:  make(map[catalog.NeighborKind]map[string][]catalog.Scored),
@@ -192,6 +196,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
 		s.events = append(s.events, e)
 		s.eventIDs[e.ID] = struct{}{}
+		if e.UserID != "" {
+			s.addUserEvent(e)
+		}
 		if len(s.events) == old+1 || compareEvents(&e, &oldest) < 0 {
 			oldest = e
 		}
@@ -454,4 +461,35 @@ func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error
 		return nil, fmt.Errorf("vector of %q: %w", itemID, catalog.ErrNotFound)
 	}
 	return slices.Clone(v), nil
+}
+
+// maxUserEvents bounds the per-user index of the embedded store.
+const maxUserEvents = 50
+
+func (s *Store) addUserEvent(e catalog.Event) {
+	l := append(s.byUser[e.UserID], e)
+	for i := len(l) - 1; i > 0 && compareEvents(&l[i], &l[i-1]) < 0; i-- {
+		l[i], l[i-1] = l[i-1], l[i]
+	}
+	if len(l) > maxUserEvents {
+		l = slices.Delete(l, 0, len(l)-maxUserEvents)
+	}
+	s.byUser[e.UserID] = l
+}
+
+// UserEvents returns up to limit of a user's newest events, newest first.
+func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	l := s.byUser[userID]
+	out := make([]catalog.Event, 0, min(limit, len(l)))
+	for i := len(l) - 1; i >= 0 && len(out) < limit; i-- {
+		e := l[i]
+		e.Items = slices.Clone(e.Items)
+		out = append(out, e)
+	}
+	s.mu.RUnlock()
+	return out, nil
 }

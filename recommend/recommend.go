@@ -33,6 +33,7 @@ type Store interface {
 	ItemVector(ctx context.Context, itemID string) ([]float32, error)
 	NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error)
 	PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) error
+	UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error)
 }
 
 // Config tunes the engine. Zero values take the defaults.
@@ -493,6 +494,33 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	return []Module{e.module(ctx, "cross_sell", r.Limit, cands, ex)}, nil
 }
 
+// recent returns the visitor's recent interactions, newest first. A
+// signed-in user not in memory (a restart, or evicted) has their history
+// loaded from the store once, within a source budget.
+func (e *Engine) recent(ctx context.Context, r Request) []session.Interaction {
+	if r.UserID != "" && !e.sessions.HasUser(r.UserID) {
+		c, cancel := context.WithTimeout(ctx, e.cfg.SourceBudget)
+		evs, err := e.store.UserEvents(c, r.UserID, session.MaxRecent)
+		cancel()
+		if err != nil {
+			// Not seeded: the next request tries again.
+			e.metrics.GetOrCreateCounter(`recs_source_errors_total{source="user_history"}`).Inc()
+		} else {
+			var hist []session.Interaction
+			for _, ev := range evs {
+				switch ev.Type {
+				case catalog.EventViewItem, catalog.EventAddToCart, catalog.EventBeginCheckout, catalog.EventPurchase:
+					for _, li := range ev.Items {
+						hist = append(hist, session.Interaction{ItemID: li.ItemID, Type: ev.Type, Time: ev.Time})
+					}
+				}
+			}
+			e.sessions.SeedUser(r.UserID, hist)
+		}
+	}
+	return e.sessions.Recent(r.SessionID, r.UserID, nil)
+}
+
 // sessionAnchors is how many of the visitor's recent items seed `for_you`.
 const sessionAnchors = 5
 
@@ -500,7 +528,7 @@ const sessionAnchors = 5
 // did lately; trending for a new visitor), `trending`, and
 // `recently_viewed`.
 func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
-	recent := e.sessions.Recent(r.SessionID, r.UserID, nil)
+	recent := e.recent(ctx, r)
 	var personal []source
 	for i, x := range recent[:min(len(recent), sessionAnchors)] {
 		w := 1 / float64(i+1) // recency: the newest interaction counts most
@@ -546,7 +574,7 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 // be sold (unknown, inactive, out of stock) score lowest. Every id comes
 // back exactly once.
 func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
-	recent := e.sessions.Recent(r.SessionID, r.UserID, nil)
+	recent := e.recent(ctx, r)
 	var srcs []source
 	for i, x := range recent[:min(len(recent), sessionAnchors)] {
 		w := 1 / float64(i+1)

@@ -276,3 +276,22 @@ func TestSessionVectorAndContentFindNearItems(t *testing.T) {
 	}
 	t.Fatalf("for_you after viewing c1 = %+v, want b1 from the session vector", mods[0].Items)
 }
+
+func TestSignedInUserHistoryIsLoadedFromTheStore(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	// Bought before this server started: only the store knows.
+	_, err := f.st.AppendEvents(ctx, []catalog.Event{{ID: "p1", Type: catalog.EventPurchase, Time: time.Now().Add(-time.Hour),
+		UserID: "u1", OrderID: "o1", Items: []catalog.EventItem{{ItemID: "b1", Quantity: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := f.engine.Home(ctx, Request{UserID: "u1", SessionID: "new", Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mods[0].Items
+	if len(got) < 2 || got[1].ItemID != "a1" || !slices.Contains(got[1].Reasons, "session_co_purchase") {
+		t.Fatalf("for_you of u1 = %+v, want a1 (bought with b1) from the user's history", got)
+	}
+}

@@ -175,3 +175,19 @@ func (s *Store) Forget(sessionID, userID string) {
 		sh.mu.Unlock()
 	}
 }
+
+// HasUser reports whether a user's state is in memory (possibly empty).
+func (s *Store) HasUser(userID string) bool { return s.get(UserKey(userID), false) != nil }
+
+// SeedUser adds a user's history loaded from the store (after a restart,
+// or when the user was evicted) to whatever arrived meanwhile.
+func (s *Store) SeedUser(userID string, history []Interaction) {
+	st := s.get(UserKey(userID), true)
+	st.mu.Lock()
+	st.recent = append(st.recent, history...)
+	slices.SortStableFunc(st.recent, func(a, b Interaction) int { return a.Time.Compare(b.Time) })
+	if n := len(st.recent); n > MaxRecent {
+		st.recent = slices.Delete(st.recent, 0, n-MaxRecent)
+	}
+	st.mu.Unlock()
+}

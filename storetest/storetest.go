@@ -24,6 +24,7 @@ type Store interface {
 	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
 	ScanEvents(ctx context.Context, from, to time.Time, fn func(*catalog.Event) error) error
 	LatestEventTime(ctx context.Context) (time.Time, error)
+	UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error)
 	UpsertUser(ctx context.Context, u catalog.User) error
 	User(ctx context.Context, id string) (catalog.User, error)
 	PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) error
@@ -51,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"DuplicateEventIDsAreDropped", testEventDedup},
 		{"ScanEventsHonoursWindow", testScanWindow},
 		{"LateEventsAreScannedInTimeOrder", testLateEvents},
+		{"UserEventsAreNewestFirst", testUserEvents},
 		{"LatestEventTimeIsNewestEvent", testLatestEventTime},
 		{"UsersRoundTrip", testUsers},
 		{"NearestItemsByCosine", testNearest},
@@ -440,5 +442,26 @@ func testLateEvents(t *testing.T, s Store) {
 	}
 	if len(got) != 13 || got[3].ID != "b0" || got[9].ID != "b1" || got[12].ID != "b2" {
 		t.Fatalf("order = %v", ids)
+	}
+}
+
+func testUserEvents(t *testing.T, s Store) {
+	var evs []catalog.Event
+	for i := range 6 {
+		e := event(fmt.Sprintf("u%d", i), catalog.EventPurchase, t0.Add(time.Duration(i)*time.Hour), "a", "b")
+		if i%2 == 1 {
+			e.UserID = "someone-else"
+		}
+		evs = append(evs, e)
+	}
+	_, err := s.AppendEvents(ctx(t), evs)
+	must(t, err)
+	got, err := s.UserEvents(ctx(t), "u1", 2)
+	must(t, err)
+	if len(got) != 2 || got[0].ID != "u4" || got[1].ID != "u2" || !reflect.DeepEqual(got[0], evs[4]) {
+		t.Fatalf("user events = %+v", got)
+	}
+	if got, err := s.UserEvents(ctx(t), "nobody", 5); err != nil || len(got) != 0 {
+		t.Fatalf("unknown user: %v, %v", got, err)
 	}
 }
