@@ -12,8 +12,7 @@ import (
 
 func buildCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("build")
-	dbURL := fs.String("db", "", "PostgreSQL URL (required)")
-	schema := fs.String("schema", "recs", "PostgreSQL schema holding recs' tables")
+	db := fs.database("PostgreSQL URL (required)")
 	from := fs.String("from", "", "first event time to learn from (RFC 3339); default 180 days before --to")
 	to := fs.String("to", "", "end of the event window, exclusive (RFC 3339); default just after the newest event")
 	seed := fs.Int("seed", 1, "random seed (embeddings)")
@@ -21,8 +20,8 @@ func buildCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		return usageError{"build needs --db (or RECS_DB)"}
+	if err := db.require("build"); err != nil {
+		return err
 	}
 	opt := build.Options{Seed: uint64(*seed), Version: *version}
 	var err error
@@ -32,7 +31,7 @@ func buildCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if opt.DataTo, err = parseTimeFlag("to", *to); err != nil {
 		return err
 	}
-	st, err := postgres.Open(ctx, postgres.Config{URL: *dbURL, Schema: *schema})
+	st, err := postgres.Open(ctx, db.config())
 	if err != nil {
 		return err
 	}

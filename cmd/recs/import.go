@@ -16,8 +16,7 @@ import (
 
 func importCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("import")
-	dbURL := fs.String("db", "", "PostgreSQL URL (required)")
-	schema := fs.String("schema", "recs", "PostgreSQL schema holding recs' tables")
+	db := fs.database("PostgreSQL URL (required)")
 	format := fs.String("format", "auto", "jsonl, online-retail, or auto (by file name: .csv[.gz] is Online Retail, else JSONL)")
 	doMigrate := fs.Bool("migrate", true, "apply database migrations first")
 	batch := fs.Int("batch", 5000, "records per database write")
@@ -26,13 +25,13 @@ func importCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		return usageError{"import needs --db (or RECS_DB)"}
+	if err := db.require("import"); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 && *demoItems == 0 {
 		return usageError{"import needs at least one file (use - for standard input), or --demo-items N"}
 	}
-	cfg := postgres.Config{URL: *dbURL, Schema: *schema}
+	cfg := db.config()
 	if *doMigrate {
 		if _, err := postgres.Migrate(ctx, cfg, log); err != nil {
 			return err

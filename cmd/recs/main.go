@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/recs-server/recs/postgres"
 )
 
 const usage = `recs: onsite recommendations and ranking for online shops
@@ -151,4 +153,25 @@ func (f *flagSet) parse(args []string) error {
 		return usageError{errors.Join(f.envErrs...).Error()}
 	}
 	return nil
+}
+
+// databaseFlags are the flags of every command that uses PostgreSQL.
+type databaseFlags struct{ url, schema *string }
+
+func (f *flagSet) database(urlHelp string) databaseFlags {
+	return databaseFlags{
+		url:    f.String("db", "", urlHelp),
+		schema: f.String("schema", "recs", "PostgreSQL schema holding recs' tables"),
+	}
+}
+
+func (d databaseFlags) require(cmd string) error {
+	if *d.url == "" {
+		return usageError{cmd + " needs --db (or RECS_DB)"}
+	}
+	return nil
+}
+
+func (d databaseFlags) config() postgres.Config {
+	return postgres.Config{URL: *d.url, Schema: *d.schema}
 }

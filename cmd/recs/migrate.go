@@ -10,15 +10,14 @@ import (
 
 func migrate(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("migrate")
-	dbURL := fs.String("db", "", "PostgreSQL URL (required)")
-	schema := fs.String("schema", "recs", "PostgreSQL schema holding recs' tables")
+	db := fs.database("PostgreSQL URL (required)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		return usageError{"migrate needs --db (or RECS_DB)"}
+	if err := db.require("migrate"); err != nil {
+		return err
 	}
-	applied, err := postgres.Migrate(ctx, postgres.Config{URL: *dbURL, Schema: *schema}, log)
+	applied, err := postgres.Migrate(ctx, db.config(), log)
 	if err != nil {
 		return err
 	}

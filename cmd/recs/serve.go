@@ -35,8 +35,7 @@ type store interface {
 func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("serve")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
-	dbURL := fs.String("db", "", "PostgreSQL URL; empty serves from the embedded in-memory store")
-	schema := fs.String("schema", "recs", "PostgreSQL schema holding recs' tables")
+	db := fs.database("PostgreSQL URL; empty serves from the embedded in-memory store")
 	doMigrate := fs.Bool("migrate", false, "apply database migrations before serving")
 	maxConns := fs.Int("db-max-conns", 32, "most PostgreSQL connections; each request runs its candidate sources in parallel")
 	minConns := fs.Int("db-min-idle-conns", 8, "idle PostgreSQL connections kept open, so bursts do not wait for connects")
@@ -60,14 +59,15 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 
 	set := metrics.NewSet()
 	var st store
-	if *dbURL == "" {
+	if *db.url == "" {
 		ms, err := demoStore(ctx, demo.Options{Seed: int64(*demoSeed), Items: *demoItems, Visitors: *demoVisitors}, log)
 		if err != nil {
 			return err
 		}
 		st = ms
 	} else {
-		cfg := postgres.Config{URL: *dbURL, Schema: *schema, MaxConns: int32(*maxConns), MinIdleConns: int32(*minConns)}
+		cfg := db.config()
+		cfg.MaxConns, cfg.MinIdleConns = int32(*maxConns), int32(*minConns)
 		if *doMigrate {
 			if _, err := postgres.Migrate(ctx, cfg, log); err != nil {
 				return err
@@ -101,7 +101,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "store", storeName(*dbURL))
+	log.Info("serving", "addr", ln.Addr().String(), "store", storeName(*db.url))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
