@@ -25,6 +25,7 @@ Usage:
   recs migrate --db URL        create or upgrade the PostgreSQL schema
   recs import  --db URL FILE   load a JSONL feed or the UCI Online Retail CSV
   recs build   --db URL        rebuild embeddings, neighbour tables and popularity from stored events
+  recs eval    [--dataset D]   offline evaluation on a temporal split (Online Retail, RetailRocket)
   recs help                    this text
 
 Every flag can also be set by an environment variable (RECS_<FLAG>, e.g.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return importCmd(ctx, rest, log)
 	case "build":
 		return buildCmd(ctx, rest, log)
+	case "eval":
+		return evalCmd(ctx, rest, log)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
