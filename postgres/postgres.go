@@ -429,7 +429,7 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 // vec, best first, through the HNSW index (approximate). The index settings
 // are local to the query's transaction, so the pooled connection keeps its
 // defaults: ef_search = max(EFSearch, k) gives a mean recall@200 against
-// exact search of about 0.995 on 20k and 0.98 on 100k content vectors
+// exact search of about 0.995 on 20k and 0.96-0.985 on 100k content vectors
 // (vector_recall_test.go), and the iterative scan (pgvector >= 0.8) keeps
 // searching when rows the graph found are not visible, such as the vectors
 // the last build replaced until vacuum removes them; without it a query

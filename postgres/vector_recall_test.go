@@ -29,8 +29,9 @@ import (
 // shop of 20,000 items, the vectors a build serves for a shop without
 // history. For runs by hand:
 //
-//	RECS_VECTOR_ITEMS=100000      how many items
-//	RECS_VECTOR_DATA=clustered    synthetic clusters instead of demo content
+//	RECS_VECTOR_ITEMS=100000        how many items
+//	RECS_VECTOR_DATA=clustered      synthetic clusters instead of demo content
+//	RECS_VECTOR_LOAD=index-first    load as a build does (see loadIndexFirst)
 const defaultVectorItems = 20000
 
 // vectorSet is a catalogue of unit item vectors; group says which items
@@ -97,8 +98,8 @@ func contentVectors(n int) vectorSet {
 }
 
 // clusteredVectors makes n unit vectors in n/250 clusters of Zipf-like
-// sizes (from a few items to several thousand), grouped under 20 "departments": a vector is its
-// department's direction plus its cluster's offset plus noise of a
+// sizes (a few items to a few thousand) under 20 "departments": a vector
+// is its department's direction plus its cluster's offset plus noise of a
 // per-cluster spread. Unlike uniform noise (the worst case for any index,
 // and nothing like embeddings) it has the local structure real embeddings
 // have.
@@ -523,6 +524,10 @@ func TestNearestItemsReturnsKAfterBuildsReplaceVectors(t *testing.T) {
 	const k = 200
 	ctx := context.Background()
 	f := loadVectorFixture(t, 5000)
+	// Keep the dead rows for the test, whatever autovacuum would do.
+	if _, err := f.conn.Exec(ctx, `ALTER TABLE item_vectors SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
 	for i, version := range []string{"v2", "v3"} {
 		f.vs = movedVectors(f.vs, uint64(i))
 		now := time.Now()
