@@ -95,7 +95,9 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, mods []recommend.Module, err 
 	if err != nil {
 		return err
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, Response{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Modules: mods})
+	resp := Response{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Modules: mods}
+	writeEncoded(ctx, func(dst []byte) []byte { return appendResponse(dst, &resp) })
+	return nil
 }
 
 func (s *Server) readContext() (context.Context, context.CancelFunc) {
@@ -217,7 +219,9 @@ func (s *Server) rank(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, RankResponse{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Items: items})
+	resp := RankResponse{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Items: items}
+	writeEncoded(ctx, func(dst []byte) []byte { return appendRankResponse(dst, &resp) })
+	return nil
 }
 
 func derefInt(p *int) int {
