@@ -12,10 +12,9 @@ import (
 
 // exactIndex answers NearestItems exactly as the embedded store does
 // (cosine of unit vectors over every item, best first, ties by id) from the
-// build's vectors, keeping the k best in a bounded heap instead of sorting
-// the whole catalogue per query. memstore.NearestItems allocates and sorts
-// one entry per item on every call: about 2 ms a query at 3.5k items and
-// ten times that at 37k, which would make the harness minutes slower; the
+// build's vectors, laid out densely so one query is a tight loop over
+// contiguous memory (the store's map of vectors is slower to walk, which
+// over a hundred thousand queries makes the harness minutes slower); the
 // answers are the same (TestExactIndexAnswersLikeTheStore).
 type exactIndex struct {
 	ids  []string  // sorted
@@ -39,16 +38,6 @@ func newExactIndex(vectors []catalog.ItemVector) *exactIndex {
 	return x
 }
 
-// hit is an item position with its similarity.
-type hit struct {
-	i int32
-	s float32
-}
-
-// worseHit orders by similarity, then the larger id (index) as worse, so
-// ties go to the smaller id as in the store.
-func worseHit(a, b hit) bool { return a.s < b.s || (a.s == b.s && a.i > b.i) }
-
 func (x *exactIndex) nearest(vec []float32, k int) ([]catalog.Scored, error) {
 	const dims = catalog.EmbeddingDims
 	if len(vec) != dims {
@@ -61,55 +50,11 @@ func (x *exactIndex) nearest(vec []float32, k int) ([]catalog.Scored, error) {
 	embeddings.Normalize(q)
 	sims := make([]float32, len(x.ids))
 	x.similarities(q, sims)
-	h := make([]hit, 0, min(k, len(x.ids)))
-	for i, s := range sims {
-		c := hit{i: int32(i), s: s}
-		if len(h) < k {
-			h = append(h, c)
-			for j := len(h) - 1; j > 0; { // sift up
-				p := (j - 1) / 2
-				if !worseHit(h[j], h[p]) {
-					break
-				}
-				h[j], h[p] = h[p], h[j]
-				j = p
-			}
-			continue
-		}
-		if !worseHit(h[0], c) {
-			continue
-		}
-		h[0] = c
-		for j := 0; ; { // sift down
-			l := 2*j + 1
-			if l >= len(h) {
-				break
-			}
-			m := l
-			if r := l + 1; r < len(h) && worseHit(h[r], h[l]) {
-				m = r
-			}
-			if !worseHit(h[m], h[j]) {
-				break
-			}
-			h[j], h[m] = h[m], h[j]
-			j = m
-		}
+	top := embeddings.NewTopK(k)
+	for i, sim := range sims {
+		top.Push(x.ids[i], float64(sim))
 	}
-	slices.SortFunc(h, func(a, b hit) int {
-		switch {
-		case worseHit(b, a):
-			return -1
-		case worseHit(a, b):
-			return 1
-		}
-		return 0
-	})
-	out := make([]catalog.Scored, len(h))
-	for j, c := range h {
-		out[j] = catalog.Scored{ItemID: x.ids[c.i], Score: float64(c.s)}
-	}
-	return out, nil
+	return top.Sorted(), nil
 }
 
 // similarities writes the dot product of q with every indexed vector to
