@@ -67,11 +67,19 @@ func (s *Server) limitArg(ctx *fasthttp.RequestCtx) (int, error) {
 	return s.checkLimit(n, true)
 }
 
-// visitorArgs reads the optional session_id and user_id query arguments.
-func visitorArgs(ctx *fasthttp.RequestCtx) (sessionID, userID string, err error) {
-	sessionID = string(ctx.QueryArgs().Peek("session_id"))
-	userID = string(ctx.QueryArgs().Peek("user_id"))
-	return sessionID, userID, checkVisitor(sessionID, userID)
+// pageArgs reads the query arguments every GET page takes: limit and the
+// optional session_id and user_id.
+func (s *Server) pageArgs(ctx *fasthttp.RequestCtx) (recommend.Request, error) {
+	limit, err := s.limitArg(ctx)
+	if err != nil {
+		return recommend.Request{}, err
+	}
+	r := recommend.Request{
+		SessionID: string(ctx.QueryArgs().Peek("session_id")),
+		UserID:    string(ctx.QueryArgs().Peek("user_id")),
+		Limit:     limit,
+	}
+	return r, checkVisitor(r.SessionID, r.UserID)
 }
 
 func checkVisitor(sessionID, userID string) error {
@@ -111,32 +119,25 @@ func (s *Server) pdp(ctx *fasthttp.RequestCtx) error {
 	if err := catalog.CheckID("item_id", id); err != nil {
 		return badRequest("%s", err)
 	}
-	limit, err := s.limitArg(ctx)
+	r, err := s.pageArgs(ctx)
 	if err != nil {
 		return err
 	}
-	sid, uid, err := visitorArgs(ctx)
-	if err != nil {
-		return err
-	}
+	r.ItemID = id
 	c, cancel := s.readContext()
 	defer cancel()
-	mods, err := s.engine.PDP(c, recommend.Request{ItemID: id, SessionID: sid, UserID: uid, Limit: limit})
+	mods, err := s.engine.PDP(c, r)
 	return s.respond(ctx, mods, err)
 }
 
 func (s *Server) home(ctx *fasthttp.RequestCtx) error {
-	limit, err := s.limitArg(ctx)
-	if err != nil {
-		return err
-	}
-	sid, uid, err := visitorArgs(ctx)
+	r, err := s.pageArgs(ctx)
 	if err != nil {
 		return err
 	}
 	c, cancel := s.readContext()
 	defer cancel()
-	mods, err := s.engine.Home(c, recommend.Request{SessionID: sid, UserID: uid, Limit: limit})
+	mods, err := s.engine.Home(c, r)
 	return s.respond(ctx, mods, err)
 }
 
