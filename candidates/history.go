@@ -31,6 +31,8 @@ type History struct {
 	cats     []string
 
 	sessions map[string]int32
+	// nSessions numbers sessions, those without ids included.
+	nSessions int32
 	lines    []line // view, cart and checkout lines, in Add order
 	orders   map[string]int32
 	baskets  []basket
@@ -156,13 +158,21 @@ func (h *History) Add(e *catalog.Event) {
 }
 
 func (h *History) sessionOf(e *catalog.Event) int32 {
+	if e.SessionID == "" && e.UserID == "" {
+		// Sent without consent, so stored without ids: a session of its
+		// own, counted for popularity but paired with nothing.
+		h.stats.Sessions++
+		h.nSessions++
+		return h.nSessions - 1
+	}
 	key := e.SessionID
 	if key == "" {
 		key = "\x00u:" + e.UserID // cannot collide with a (validated) session id
 	}
 	s, ok := h.sessions[key]
 	if !ok {
-		s = int32(len(h.sessions))
+		s = h.nSessions
+		h.nSessions++
 		h.sessions[key] = s
 		h.stats.Sessions++
 	}
@@ -260,7 +270,7 @@ func (h *History) Finish() {
 
 	// Counting sort by session keeps each session's lines in Add (time)
 	// order.
-	nSess := len(h.sessions)
+	nSess := int(h.nSessions)
 	start := make([]int32, nSess+1)
 	for _, l := range h.lines {
 		start[l.sess+1]++

@@ -169,3 +169,24 @@ func byScope(lists []catalog.PopularityList) map[string][]catalog.Scored {
 	}
 	return m
 }
+
+// Events stored without ids (sent without consent) are each a session of
+// their own: two anonymous views never make a co-view pair, yet a named
+// session's views still do.
+func TestEventsWithoutIDsPairWithNothing(t *testing.T) {
+	anon := views("", ago(day), "a", "b", "c")
+	named := views("s1", ago(day), "x", "y")
+	h := history(items("a", "b", "c", "x", "y"), append(anon, named...)...)
+	lists := h.CoView(CoOptions{})
+	for _, id := range []string{"a", "b", "c"} {
+		if n := neighbours(lists, id); len(n) != 0 {
+			t.Fatalf("anonymous item %s has co-view neighbours %v", id, n)
+		}
+	}
+	if n := neighbours(lists, "x"); fmt.Sprint(n) != "[y]" {
+		t.Fatalf("named session lost its pair: %v", n)
+	}
+	if got := h.Stats().Sessions; got != 4 {
+		t.Fatalf("sessions %d, want 4 (three anonymous, one named)", got)
+	}
+}

@@ -91,4 +91,23 @@ type Event struct {
 	Query     string      `json:"query,omitempty"`
 	Channel   string      `json:"channel,omitempty"`
 	Device    string      `json:"device,omitempty"`
+	// Consent is the shopper's personalisation consent as the storefront
+	// reported it with the event; absent means given. An event without
+	// consent is stored without its session and user ids (see
+	// ApplyConsent), so it counts towards popularity but builds no profile.
+	// There are deliberately no fields for e-mail, name or other personal
+	// data: unknown fields are rejected, so such data cannot be stored.
+	Consent *bool `json:"consent,omitempty"`
+}
+
+// Personalized reports whether the event may be linked to a visitor:
+// consent is given or was not stated.
+func (e *Event) Personalized() bool { return e.Consent == nil || *e.Consent }
+
+// ApplyConsent drops the visitor ids of an event sent without
+// personalisation consent, before anything stores or remembers it.
+func (e *Event) ApplyConsent() {
+	if !e.Personalized() {
+		e.SessionID, e.UserID = "", ""
+	}
 }

@@ -175,8 +175,9 @@ func (e *Event) Validate() error {
 	if y := e.Time.Year(); y < 1990 || y > 2200 {
 		return fieldErr("time", "year %d is out of range", y)
 	}
-	if e.SessionID == "" && e.UserID == "" {
-		return fieldErr("session_id", "session_id or user_id is required")
+	if e.SessionID == "" && e.UserID == "" && e.Personalized() {
+		// Without consent the storefront may have no id to send.
+		return fieldErr("session_id", `session_id or user_id is required (or "consent": false)`)
 	}
 	if e.SessionID != "" {
 		if err := CheckID("session_id", e.SessionID); err != nil {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,9 @@ func TestEventValidateNamesTheBadField(t *testing.T) {
 	f(func(e *Event) { e.Time = time.Time{} }, "time")
 	f(func(e *Event) { e.Time = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC) }, "time")
 	f(func(e *Event) { e.SessionID = "" }, "session_id")
+	no, yes := false, true
+	f(func(e *Event) { e.SessionID, e.Consent = "", &no }, "")
+	f(func(e *Event) { e.SessionID, e.Consent = "", &yes }, "session_id")
 	f(func(e *Event) { e.Items = nil }, "items")
 	f(func(e *Event) { e.Items = make([]EventItem, MaxEventItems+1) }, "items")
 	f(func(e *Event) { e.Items[0].ItemID = "" }, "items[0].item_id")
@@ -129,5 +133,46 @@ func TestMarginAndCategoryKey(t *testing.T) {
 	it.Price = 0
 	if it.Margin() != 0 {
 		t.Fatal("margin of a free item must be 0")
+	}
+}
+
+func TestEventWithoutConsentLosesItsVisitorIDs(t *testing.T) {
+	f := func(consent string, wantIDs bool) {
+		t.Helper()
+		var e Event
+		body := `{"event_id":"e1","type":"view_item","time":"2026-11-01T10:00:00Z","session_id":"s1","user_id":"u1","items":[{"item_id":"a"}]` + consent + `}`
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			t.Fatal(err)
+		}
+		e.ApplyConsent()
+		if got := e.SessionID != "" && e.UserID != ""; got != wantIDs {
+			t.Fatalf("consent %q: ids kept %v, want %v", consent, got, wantIDs)
+		}
+	}
+	f("", true)
+	f(`,"consent":true`, true)
+	f(`,"consent":false`, false)
+}
+
+// Personal data has no place in an event: a storefront that sends an
+// e-mail address or a name gets an error, never a stored copy.
+func TestEventRejectsPersonalDataFields(t *testing.T) {
+	for _, field := range []string{"email", "e_mail", "name", "first_name", "phone", "address", "ip"} {
+		body := `{"event_id":"e1","type":"view_item","time":"2026-11-01T10:00:00Z","session_id":"s1","items":[{"item_id":"a"}],"` + field + `":"x"}`
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.DisallowUnknownFields()
+		var e Event
+		if err := dec.Decode(&e); err == nil || !strings.Contains(err.Error(), field) {
+			t.Fatalf("field %q: error %v, want it rejected", field, err)
+		}
+	}
+	typ := reflect.TypeOf(Event{})
+	for i := range typ.NumField() {
+		name := strings.ToLower(typ.Field(i).Name)
+		for _, pii := range []string{"mail", "name", "phone", "address", "ip"} {
+			if strings.Contains(name, pii) {
+				t.Errorf("Event has a field %s that looks like personal data", typ.Field(i).Name)
+			}
+		}
 	}
 }
