@@ -33,10 +33,10 @@ type History struct {
 	sessions map[string]int32
 	// nSessions numbers sessions, those without ids included.
 	nSessions int32
-	lines    []line // view, cart and checkout lines, in Add order
-	orders   map[string]int32
-	baskets  []basket
-	refunds  []refund
+	lines     []line // view, cart and checkout lines, in Add order
+	orders    map[string]int32
+	baskets   []basket
+	refunds   []refund
 
 	// After Finish: lines grouped by session (time order kept), split into
 	// visits at VisitGap.

@@ -27,6 +27,10 @@ type Store struct {
 	// newest last, for profile lookups without a scan.
 	byUser map[string][]catalog.Event
 	users  map[string]catalog.User
+	// erased are the tombstones of erased visitors (see EraseUser), by
+	// the SHA-256 of their id; audit is the audit log, oldest first.
+	erasedUsers, erasedSessions map[[32]byte]time.Time
+	audit                       []catalog.AuditEntry
 
 	vectors    map[string][]float32
 	neighbors  map[catalog.NeighborKind]map[string][]catalog.Scored
@@ -43,14 +47,16 @@ type modelRecord struct {
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		items:      make(map[string]*catalog.Item),
-		eventIDs:   make(map[string]struct{}),
-		byUser:     make(map[string][]catalog.Event),
-		users:      make(map[string]catalog.User),
-		vectors:    make(map[string][]float32),
-		neighbors:  make(map[catalog.NeighborKind]map[string][]catalog.Scored),
-		popularity: make(map[string][]catalog.Scored),
-		models:     make(map[string]modelRecord),
+		items:          make(map[string]*catalog.Item),
+		eventIDs:       make(map[string]struct{}),
+		byUser:         make(map[string][]catalog.Event),
+		users:          make(map[string]catalog.User),
+		erasedUsers:    make(map[[32]byte]time.Time),
+		erasedSessions: make(map[[32]byte]time.Time),
+		vectors:        make(map[string][]float32),
+		neighbors:      make(map[catalog.NeighborKind]map[string][]catalog.Scored),
+		popularity:     make(map[string][]catalog.Scored),
+		models:         make(map[string]modelRecord),
 	}
 }
 
@@ -175,7 +181,9 @@ func compareEvents(a, b *catalog.Event) int {
 	return cmp.Compare(a.ID, b.ID)
 }
 
-// AppendEvents stores events whose id is new and returns how many. Events
+// AppendEvents stores events whose id is new and returns how many; an
+// event of an erased visitor stamped at or before the erasure is dropped
+// like a duplicate (see EraseUser). Events
 // arrive roughly in time order (live traffic is "now"), so the log stays
 // sorted by re-sorting only the tail from the oldest new event on: cheap,
 // however long the log, so ingestion never stalls readers.
@@ -194,6 +202,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		}
 		e.Items = slices.Clone(e.Items)
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
+		if s.erasedLocked(&e) {
+			continue
+		}
 		s.events = append(s.events, e)
 		s.eventIDs[e.ID] = struct{}{}
 		if e.UserID != "" {

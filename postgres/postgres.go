@@ -254,7 +254,8 @@ var eventColumnNames = []string{"event_id", "line", "type", "ts", "session_id", 
 
 // AppendEvents stores the events whose id is new, in one transaction, and
 // returns how many. A resent event (same id) is dropped whole, even if its
-// content changed: the first version stands.
+// content changed: the first version stands. So is an event of an erased
+// visitor stamped at or before the erasure (see EraseUser).
 func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
@@ -279,6 +280,12 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 	}
 	var inserted int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Appends share this lock; an erasure takes it exclusively, so it
+		// sees every append that committed before it, and every later
+		// append sees its tombstone (erasedFilter).
+		if _, err := tx.Exec(ctx, `LOCK TABLE erased_visitors IN SHARE MODE`); err != nil {
+			return fmt.Errorf("lock tombstones: %w", err)
+		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE events_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 			return err
 		}
@@ -288,6 +295,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		err := tx.QueryRow(ctx, `WITH ins AS (
 				INSERT INTO events SELECT s.* FROM events_stage s
 				WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
+				AND `+erasedFilter+`
 				ON CONFLICT DO NOTHING RETURNING line)
 			SELECT count(*) FROM ins WHERE line = 0`).Scan(&inserted)
 		if err != nil {

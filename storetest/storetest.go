@@ -35,6 +35,9 @@ type Store interface {
 	Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error)
 	Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error)
 	Model(ctx context.Context, kind string) ([]byte, catalog.BuildInfo, error)
+	EraseUser(ctx context.Context, userID string, at time.Time) (catalog.Erasure, error)
+	AppendAudit(ctx context.Context, e catalog.AuditEntry) error
+	AuditLog(ctx context.Context, limit int) ([]catalog.AuditEntry, error)
 }
 
 // Run runs the contract against stores made by newStore; each call must
@@ -60,6 +63,11 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"PublishedBuildIsServed", testPublishBuild},
 		{"BuildPartsLeftNilAreKept", testBuildKeepsNilParts},
 		{"RepublishingAVersionFails", testBuildVersionUnique},
+		{"EraseUserRemovesEventsProfileAndLinkedSessions", testEraseUser},
+		{"ErasedVisitorsOldEventsAreRefusedNewOnesAccepted", testErasureTombstones},
+		{"TombstoneCoversEventsStampedInTheFuture", testErasureFutureEvents},
+		{"ErasureRacingAppendsLeavesNothingBehind", testErasureRace},
+		{"AuditLogIsNewestFirst", testAuditLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// erasedFilter keeps the staged event rows s whose visitor has no
+// tombstone covering their time: neither their user, nor, for events
+// without a user, their session.
+const erasedFilter = `NOT EXISTS (SELECT 1 FROM erased_visitors v WHERE s.ts <= v.erased_at AND (
+	(v.kind = 'user' AND s.user_id <> '' AND v.id_sha256 = sha256(convert_to(s.user_id, 'UTF8')))
+	OR (v.kind = 'session' AND s.user_id = '' AND s.session_id <> ''
+		AND v.id_sha256 = sha256(convert_to(s.session_id, 'UTF8')))))`
+
+func idSHA256(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
+}
+
+// EraseUser deletes a shopper in one transaction: the user's events, the
+// anonymous events of every session linked to the user (through its
+// events or its profile), and the profile; then it leaves tombstones so
+// that events of these visitors stamped at or before the erasure are
+// refused from now on. The tombstone time is at, or the newest deleted
+// event's time if a client clock ran ahead. Erasing an unknown user
+// leaves a tombstone too: its events may still be on their way.
+func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (catalog.Erasure, error) {
+	if err := catalog.CheckID("user id", userID); err != nil {
+		return catalog.Erasure{}, err
+	}
+	er := catalog.Erasure{UserID: userID, ErasedAt: at.UTC().Truncate(time.Microsecond)}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Waits for appends in flight; appends after this wait for us.
+		if _, err := tx.Exec(ctx, `LOCK TABLE erased_visitors IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("lock tombstones: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT session_id FROM events WHERE user_id = $1 AND session_id <> ''
+			UNION SELECT unnest(anonymous_ids) FROM users WHERE id = $1`, userID)
+		if err != nil {
+			return fmt.Errorf("find sessions: %w", err)
+		}
+		sessions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("find sessions: %w", err)
+		}
+		var deleted int
+		var newest *time.Time
+		err = tx.QueryRow(ctx, `WITH del AS (
+				DELETE FROM events WHERE user_id = $1 OR (user_id = '' AND session_id = ANY($2))
+				RETURNING line, ts)
+			SELECT count(*) FILTER (WHERE line = 0), max(ts) FROM del`, userID, sessions).Scan(&deleted, &newest)
+		if err != nil {
+			return fmt.Errorf("delete events: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, userID)
+		if err != nil {
+			return fmt.Errorf("delete profile: %w", err)
+		}
+		if newest != nil && newest.After(er.ErasedAt) {
+			er.ErasedAt = newest.UTC()
+		}
+		kinds := []string{"user"}
+		keys := [][]byte{idSHA256(userID)}
+		for _, sid := range sessions {
+			kinds = append(kinds, "session")
+			keys = append(keys, idSHA256(sid))
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO erased_visitors (kind, id_sha256, erased_at)
+			SELECT k, h, $3 FROM unnest($1::text[], $2::bytea[]) AS t(k, h)
+			ON CONFLICT (kind, id_sha256) DO UPDATE SET erased_at = greatest(erased_visitors.erased_at, EXCLUDED.erased_at)`,
+			kinds, keys, er.ErasedAt)
+		if err != nil {
+			return fmt.Errorf("record tombstones: %w", err)
+		}
+		if len(sessions) > 0 {
+			slices.Sort(sessions)
+			er.SessionIDs = sessions
+		}
+		er.Events, er.Profile = deleted, tag.RowsAffected() > 0
+		return nil
+	})
+	if err != nil {
+		return catalog.Erasure{}, fmt.Errorf("erase user: %w", err)
+	}
+	return er, nil
+}
+
+// AppendAudit adds an entry to the audit log; At defaults to now.
+func (s *Store) AppendAudit(ctx context.Context, e catalog.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	var from, to *time.Time
+	if !e.DataFrom.IsZero() {
+		from = &e.DataFrom
+	}
+	if !e.DataTo.IsZero() {
+		to = &e.DataTo
+	}
+	var counts any
+	if e.Counts != nil {
+		counts = e.Counts
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_log (at, actor, action, model_version, data_from, data_to, counts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.At.UTC(), e.Actor, e.Action, e.ModelVersion, from, to, counts)
+	if err != nil {
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	return nil
+}
+
+// AuditLog returns up to limit entries, newest first.
+func (s *Store) AuditLog(ctx context.Context, limit int) ([]catalog.AuditEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, at, actor, action, model_version, data_from, data_to, counts
+		FROM audit_log ORDER BY seq DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.AuditEntry, error) {
+		var e catalog.AuditEntry
+		var from, to *time.Time
+		err := r.Scan(&e.Seq, &e.At, &e.Actor, &e.Action, &e.ModelVersion, &from, &to, &e.Counts)
+		e.At = e.At.UTC()
+		if from != nil {
+			e.DataFrom = from.UTC()
+		}
+		if to != nil {
+			e.DataTo = to.UTC()
+		}
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	return out, nil
+}
