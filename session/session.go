@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/recs-server/recs/catalog"
@@ -36,6 +37,8 @@ type state struct {
 type Store struct {
 	shards   [shardCount]shard
 	perShard int
+	// anyErased skips the erasure check while nobody was erased.
+	anyErased atomic.Bool
 }
 
 const shardCount = 64
@@ -43,6 +46,11 @@ const shardCount = 64
 type shard struct {
 	mu sync.Mutex
 	m  map[string]*state
+	// erased holds the visitors erased while this process runs, with the
+	// erasure's time: their interactions stamped at or before it are not
+	// taken again (an event that raced the erasure, a late retry). Bounded
+	// like m; the store's tombstones are the lasting guard.
+	erased map[string]time.Time
 }
 
 // New returns a store of about maxVisitors visitors at most.
@@ -53,6 +61,7 @@ func New(maxVisitors int) (*Store, error) {
 	s := &Store{perShard: maxVisitors / shardCount}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*state)
+		s.shards[i].erased = make(map[string]time.Time)
 	}
 	return s, nil
 }
@@ -94,7 +103,7 @@ func (s *Store) get(key string, create bool) *state {
 // Record adds an event's items to the session's and the user's recent
 // interactions. Searches carry no items and are ignored.
 func (s *Store) Record(e *catalog.Event) {
-	if len(e.Items) == 0 {
+	if len(e.Items) == 0 || s.erased(e) {
 		return
 	}
 	for _, key := range [2]string{sessionKeyOf(e), userKeyOf(e)} {
@@ -176,12 +185,76 @@ func (s *Store) Forget(sessionID, userID string) {
 	}
 }
 
+// Erase drops an erased shopper's state: the user's and the linked
+// sessions'. Until the process ends (or the bound evicts the mark), an
+// interaction of theirs stamped at or before at is not taken again, the
+// same rule the stores apply (an event of a user is judged by the user, an
+// event without one by its session).
+func (s *Store) Erase(userID string, sessionIDs []string, at time.Time) {
+	keys := make([]string, 0, len(sessionIDs)+1)
+	if userID != "" {
+		keys = append(keys, UserKey(userID))
+	}
+	for _, id := range sessionIDs {
+		keys = append(keys, SessionKey(id))
+	}
+	s.anyErased.Store(true)
+	for _, key := range keys {
+		sh := s.shard(key)
+		sh.mu.Lock()
+		delete(sh.m, key)
+		if old, ok := sh.erased[key]; !ok || old.Before(at) {
+			if len(sh.erased) >= s.perShard {
+				for k := range sh.erased {
+					delete(sh.erased, k)
+					break
+				}
+			}
+			sh.erased[key] = at
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// erasedAt returns the erasure time of a visitor key, if erased.
+func (s *Store) erasedAt(key string) (time.Time, bool) {
+	if !s.anyErased.Load() {
+		return time.Time{}, false
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	at, ok := sh.erased[key]
+	return at, ok
+}
+
+// erased reports whether an event belongs to an erased visitor and is
+// stamped at or before the erasure.
+func (s *Store) erased(e *catalog.Event) bool {
+	if !s.anyErased.Load() {
+		return false
+	}
+	key := userKeyOf(e)
+	if key == "" {
+		key = sessionKeyOf(e)
+	}
+	if key == "" {
+		return false
+	}
+	at, ok := s.erasedAt(key)
+	return ok && !e.Time.After(at)
+}
+
 // HasUser reports whether a user's state is in memory (possibly empty).
 func (s *Store) HasUser(userID string) bool { return s.get(UserKey(userID), false) != nil }
 
 // SeedUser adds a user's history loaded from the store (after a restart,
 // or when the user was evicted) to whatever arrived meanwhile.
 func (s *Store) SeedUser(userID string, history []Interaction) {
+	if at, ok := s.erasedAt(UserKey(userID)); ok {
+		// Loaded before an erasure that ran meanwhile.
+		history = slices.DeleteFunc(slices.Clone(history), func(x Interaction) bool { return !x.Time.After(at) })
+	}
 	st := s.get(UserKey(userID), true)
 	st.mu.Lock()
 	st.recent = append(st.recent, history...)

@@ -78,3 +78,31 @@ func TestStoreStaysBounded(t *testing.T) {
 		t.Fatalf("the newest visitor was evicted: %q", got)
 	}
 }
+
+func TestEraseDropsStateAndRefusesEventsFromBeforeIt(t *testing.T) {
+	s, _ := New(1000)
+	s.Record(ev("s1", "", catalog.EventViewItem, 1, "anon"))
+	s.Record(ev("s1", "u1", catalog.EventViewItem, 2, "a"))
+	s.Record(ev("s2", "u2", catalog.EventViewItem, 3, "other"))
+	at := t0.Add(10)
+	s.Erase("u1", []string{"s1"}, at)
+	if got := s.Recent("s1", "u1", nil); len(got) != 0 {
+		t.Fatalf("erased visitor still has %v", ids(got))
+	}
+	// A late retry, an event that raced the erasure, a stale history load.
+	s.Record(ev("s1", "u1", catalog.EventViewItem, 5, "late"))
+	s.Record(ev("s1", "", catalog.EventViewItem, 6, "late-anon"))
+	s.SeedUser("u1", []Interaction{{ItemID: "stale", Type: catalog.EventViewItem, Time: t0.Add(4)}})
+	if got := s.Recent("s1", "u1", nil); len(got) != 0 {
+		t.Fatalf("erased interactions came back: %v", ids(got))
+	}
+	// What happens after the erasure is new and kept; others are untouched.
+	s.Record(ev("s9", "u1", catalog.EventViewItem, 11, "new"))
+	s.SeedUser("u1", []Interaction{{ItemID: "loaded-new", Type: catalog.EventViewItem, Time: t0.Add(12)}})
+	if got := ids(s.Recent("", "u1", nil)); got != "loaded-new new " {
+		t.Fatalf("after the erasure: %q", got)
+	}
+	if got := ids(s.Recent("s2", "u2", nil)); got != "other " {
+		t.Fatalf("another visitor: %q", got)
+	}
+}
