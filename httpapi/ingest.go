@@ -117,6 +117,7 @@ func (s *Server) putItems(ctx *fasthttp.RequestCtx) error {
 		s.log.Error("embedding upserted items failed", "err", err)
 		s.metrics.GetOrCreateCounter(`recs_embed_errors_total`).Inc()
 	}
+	s.audit(c, ctx, catalog.AuditEntry{Action: catalog.AuditItemsPut, Counts: map[string]int64{"items": int64(len(items))}})
 	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: len(items)})
 }
 
@@ -146,18 +147,23 @@ func (s *Server) postStock(ctx *fasthttp.RequestCtx) error {
 		ids[i] = ups[i].ItemID
 	}
 	s.engine.ItemsChanged(ids...)
+	s.audit(c, ctx, catalog.AuditEntry{Action: catalog.AuditStock, Counts: map[string]int64{"updates": int64(len(ups)), "items": int64(n)}})
 	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: n, Unknown: len(ups) - n})
 }
 
 // postEvents stores a batch of events and answers only once they are
 // durable (group commit with concurrent requests); a resent event id is
-// accepted again but stored once.
+// accepted again but stored once. Visitor ids are pseudonymised, or
+// dropped for events sent without consent, before anything keeps them.
+// When the store fails nothing is acknowledged: 503, and the client
+// retries.
 func (s *Server) postEvents(ctx *fasthttp.RequestCtx) error {
 	evs, err := decodeBatch(ctx.PostBody(), "events", s.cfg.MaxBatch, func(e *catalog.Event) error {
 		if err := e.Validate(); err != nil {
 			return err
 		}
 		e.Normalize()
+		s.ids.Event(e)
 		return nil
 	})
 	if err != nil {

@@ -67,19 +67,49 @@ func (s *Server) limitArg(ctx *fasthttp.RequestCtx) (int, error) {
 	return s.checkLimit(n, true)
 }
 
-// pageArgs reads the query arguments every GET page takes: limit and the
-// optional session_id and user_id.
+// pageArgs reads the query arguments every GET page takes: limit, the
+// optional session_id and user_id, and consent.
 func (s *Server) pageArgs(ctx *fasthttp.RequestCtx) (recommend.Request, error) {
 	limit, err := s.limitArg(ctx)
 	if err != nil {
 		return recommend.Request{}, err
 	}
-	r := recommend.Request{
-		SessionID: string(ctx.QueryArgs().Peek("session_id")),
-		UserID:    string(ctx.QueryArgs().Peek("user_id")),
-		Limit:     limit,
+	consent, err := consentArg(ctx.QueryArgs().Peek("consent"))
+	if err != nil {
+		return recommend.Request{}, err
 	}
-	return r, checkVisitor(r.SessionID, r.UserID)
+	r := recommend.Request{Limit: limit}
+	r.SessionID, r.UserID, err = s.visitor(string(ctx.QueryArgs().Peek("session_id")), string(ctx.QueryArgs().Peek("user_id")), consent)
+	return r, err
+}
+
+// consentArg reads the consent query argument: absent means given.
+func consentArg(raw []byte) (*bool, error) {
+	switch string(raw) {
+	case "":
+		return nil, nil
+	case "true":
+		return &consentGiven, nil
+	case "false":
+		return &consentRefused, nil
+	}
+	return nil, badRequest("consent must be true or false, got %q", raw)
+}
+
+var consentGiven, consentRefused = true, false
+
+// visitor checks a request's visitor ids and returns them as the engine
+// may see them: pseudonymised, or none at all without personalisation
+// consent, so the visitor gets non-personalised modules and leaves no
+// trace in session state.
+func (s *Server) visitor(sessionID, userID string, consent *bool) (string, string, error) {
+	if err := checkVisitor(sessionID, userID); err != nil {
+		return "", "", err
+	}
+	if consent != nil && !*consent {
+		return "", "", nil
+	}
+	return s.ids.ID(sessionID), s.ids.ID(userID), nil
 }
 
 func checkVisitor(sessionID, userID string) error {
@@ -148,6 +178,8 @@ type listRequest struct {
 	ItemIDs   []string `json:"item_ids"`
 	Limit     *int     `json:"limit"`
 	Placement string   `json:"placement"`
+	// Consent false: no personalisation (see Server.visitor).
+	Consent *bool `json:"consent"`
 }
 
 func decodeListRequest(body []byte, maxIDs int) (*listRequest, error) {
@@ -182,9 +214,13 @@ func (s *Server) cart(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	sid, uid, err := s.visitor(r.SessionID, r.UserID, r.Consent)
+	if err != nil {
+		return err
+	}
 	c, cancel := s.readContext()
 	defer cancel()
-	mods, err := s.engine.Cart(c, recommend.Request{ItemIDs: r.ItemIDs, SessionID: r.SessionID, UserID: r.UserID, Limit: limit})
+	mods, err := s.engine.Cart(c, recommend.Request{ItemIDs: r.ItemIDs, SessionID: sid, UserID: uid, Limit: limit})
 	return s.respond(ctx, mods, err)
 }
 
@@ -214,9 +250,13 @@ func (s *Server) rank(ctx *fasthttp.RequestCtx) error {
 		}
 		seen[id] = true
 	}
+	sid, uid, err := s.visitor(r.SessionID, r.UserID, r.Consent)
+	if err != nil {
+		return err
+	}
 	c, cancel := s.readContext()
 	defer cancel()
-	items, err := s.engine.Rank(c, recommend.Request{ItemIDs: r.ItemIDs, SessionID: r.SessionID, UserID: r.UserID})
+	items, err := s.engine.Rank(c, recommend.Request{ItemIDs: r.ItemIDs, SessionID: sid, UserID: uid})
 	if err != nil {
 		return err
 	}
@@ -236,18 +276,26 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 once the store answers and a build is being served,
-// so a load balancer sends traffic only to a server that can recommend.
+// readyz answers 200 once a build is being served, so a load balancer
+// sends traffic only to a server that can recommend. While the store is
+// down a server that has served a build stays ready ("degraded"): its
+// reads are answered from caches and fallbacks, and every replica shares
+// the store, so taking them all out would turn a degraded service into
+// none. Event posts answer 503 meanwhile, and clients retry them.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	c, cancel := context.WithTimeout(s.base, time.Second)
 	defer cancel()
-	if err := s.store.Ping(c); err != nil {
-		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
-	}
-	if _, err := s.engine.Refresh(c); err != nil {
-		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+	err := s.store.Ping(c)
+	if err == nil {
+		_, err = s.engine.Refresh(c)
 	}
 	v := s.engine.ModelVersion()
+	if err != nil {
+		if v == "none" {
+			return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		}
+		return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "degraded: store unavailable", "model_version": v})
+	}
 	if v == "none" {
 		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "no model built yet: run `recs build`"})
 	}

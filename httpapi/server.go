@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/ingest"
+	"github.com/recs-server/recs/pseudonym"
+	"github.com/recs-server/recs/ratelimit"
 	"github.com/recs-server/recs/recommend"
 )
 
@@ -27,6 +30,9 @@ type Store interface {
 	UpsertItems(ctx context.Context, items []catalog.Item) error
 	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error)
 	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
+	EraseUser(ctx context.Context, userID string, at time.Time) (catalog.Erasure, error)
+	AppendAudit(ctx context.Context, e catalog.AuditEntry) error
+	AuditLog(ctx context.Context, limit int) ([]catalog.AuditEntry, error)
 }
 
 // Config holds the server's limits and timeouts. Zero values mean the
@@ -47,6 +53,25 @@ type Config struct {
 	// "https://shop.example") whose browsers may call the API; "*" allows
 	// any. None: no CORS headers, so browsers on other origins are refused.
 	AllowedOrigins []string
+
+	// Keys are the API keys in force; nil leaves the API open (no key
+	// asked for anything). See accessOf for which endpoint needs which.
+	Keys Keys
+	// MetricsOpen serves /metrics without a key (a scraper inside the
+	// network); otherwise it needs an admin key.
+	MetricsOpen bool
+	// IDs pseudonymises visitor ids (events, reads, erasure); nil keeps
+	// them as sent.
+	IDs *pseudonym.Hasher
+	// Rate limits of the public endpoints: requests a second and burst per
+	// client address and per API key; 0 turns a limit off. Clients in
+	// RateExempt (e.g. the shop's own servers) are not limited per
+	// address. Behind proxies in TrustedProxies the client address is
+	// taken from X-Forwarded-For.
+	RatePerIP, RatePerKey   float64
+	BurstPerIP, BurstPerKey int
+	RateExempt              []netip.Prefix
+	TrustedProxies          []netip.Prefix
 }
 
 func (c Config) withDefaults() Config {
@@ -83,6 +108,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics.Set
 	srv     *fasthttp.Server
+	ids     *pseudonym.Hasher
+	perIP   *ratelimit.Limiter[netip.Addr]
+	perKey  *ratelimit.Limiter[string]
 	// base is cancelled on shutdown; every request context derives from it.
 	base   context.Context
 	cancel context.CancelFunc
@@ -91,7 +119,9 @@ type Server struct {
 // New returns a server over st that recommends with engine. Metrics go to
 // set (exported at /metrics).
 func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *metrics.Set) *Server {
-	s := &Server{cfg: cfg.withDefaults(), store: st, engine: engine, log: log, metrics: set}
+	s := &Server{cfg: cfg.withDefaults(), store: st, engine: engine, log: log, metrics: set, ids: cfg.IDs}
+	s.perIP = ratelimit.New[netip.Addr](s.cfg.RatePerIP, s.cfg.BurstPerIP, maxRateClients)
+	s.perKey = ratelimit.New[string](s.cfg.RatePerKey, s.cfg.BurstPerKey, apikeyBuckets)
 	s.events = ingest.New(st, groupCommitMax, set)
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
@@ -150,6 +180,13 @@ func (s *Server) watchBuilds() {
 	}
 }
 
+// maxRateClients bounds the client addresses whose request rates are
+// tracked (about 100 bytes each); apikeyBuckets those of keys.
+const (
+	maxRateClients = 1 << 20
+	apikeyBuckets  = 1 << 12
+)
+
 // groupCommitMax bounds the events written in one group commit.
 const groupCommitMax = 5000
 
@@ -167,16 +204,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type apiError struct {
 	status int
 	msg    string
+	// retryAfter, if set, is sent as Retry-After (429).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.msg }
 
+func apiErr(status int, format string, args ...any) *apiError {
+	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
 func badRequest(format string, args ...any) error {
-	return &apiError{status: fasthttp.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+	return apiErr(fasthttp.StatusBadRequest, format, args...)
 }
 
 func notFound(format string, args ...any) error {
-	return &apiError{status: fasthttp.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+	return apiErr(fasthttp.StatusNotFound, format, args...)
 }
 
 type route struct {
@@ -207,9 +250,14 @@ func (s *Server) route(path string) (route, bool) {
 		return route{"cart", "POST", s.cart}, true
 	case "/v1/rank":
 		return route{"rank", "POST", s.rank}, true
+	case "/v1/audit":
+		return route{"audit", "GET", s.getAudit}, true
 	}
 	if strings.HasPrefix(path, "/v1/items/") {
 		return route{"item_get", "GET", s.getItem}, true
+	}
+	if strings.HasPrefix(path, "/v1/users/") {
+		return route{"user_delete", "DELETE", s.deleteUser}, true
 	}
 	return route{}, false
 }
@@ -228,7 +276,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		h.Set("Vary", "Origin")
 		if string(ctx.Method()) == "OPTIONS" { // preflight
 			h.Set("Access-Control-Allow-Methods", rt.method)
-			h.Set("Access-Control-Allow-Headers", "Content-Type")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, "+keyHeader)
 			h.Set("Access-Control-Max-Age", "600")
 			ctx.SetStatusCode(fasthttp.StatusNoContent)
 			return
@@ -237,6 +285,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if string(ctx.Method()) != rt.method {
 		ctx.Response.Header.Set("Allow", rt.method)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, fmt.Sprintf("%s needs %s, got %s", rt.name, rt.method, ctx.Method()))
+	} else if err := s.admit(ctx); err != nil {
+		s.writeErr(ctx, rt.name, err)
 	} else if err := rt.handler(ctx); err != nil {
 		s.writeErr(ctx, rt.name, err)
 	}
@@ -250,12 +300,19 @@ func (s *Server) writeErr(ctx *fasthttp.RequestCtx, name string, err error) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
+		if ae.retryAfter > 0 {
+			ctx.Response.Header.Set("Retry-After", retryAfterSeconds(ae.retryAfter))
+		}
 		writeError(ctx, ae.status, ae.msg)
 	case errors.Is(err, context.DeadlineExceeded):
 		s.log.Error("request timed out", "endpoint", name, "err", err)
+		ctx.Response.Header.Set("Retry-After", "1")
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "the request took too long; retry")
 	default:
+		// Nothing was stored (writes are all or nothing): the client
+		// retries, and event ids make the retry harmless.
 		s.log.Error("request failed", "endpoint", name, "err", err)
+		ctx.Response.Header.Set("Retry-After", "1")
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "the server could not complete the request; retry later")
 	}
 }

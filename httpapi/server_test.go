@@ -46,16 +46,23 @@ func forEachStore(t *testing.T, fn func(t *testing.T, base string, st testStore)
 }
 
 func startServer(t *testing.T, st testStore) string {
+	return startServerWith(t, st, httpapi.Config{}, io.Discard)
+}
+
+// startServerWith starts a server with the test limits plus cfg's
+// privacy and security settings, logging to logw.
+func startServerWith(t *testing.T, st testStore, cfg httpapi.Config, logw io.Writer) string {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	set := metrics.NewSet()
 	engine, err := recommend.New(recommend.Config{SourceBudget: time.Second}, st, set)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(engine.Close)
-	srv := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 50, ReadDeadline: 2 * time.Second,
-		AllowedOrigins: []string{"https://shop.example"}}, st, engine, log, set)
+	cfg.MaxBodyBytes, cfg.MaxBatch, cfg.ReadDeadline = 64<<10, 50, 2*time.Second
+	cfg.AllowedOrigins = []string{"https://shop.example"}
+	srv := httpapi.New(cfg, st, engine, log, set)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// erasureResult is the body of DELETE /v1/users/{id}.
+type erasureResult struct {
+	Erased   bool      `json:"erased"`
+	Events   int       `json:"events"`
+	Sessions int       `json:"sessions"`
+	Profile  bool      `json:"profile"`
+	ErasedAt time.Time `json:"erased_at"`
+}
+
+// deleteUser erases a shopper everywhere at once: the store deletes the
+// user's events, the anonymous events of the linked sessions and the
+// profile, and leaves tombstones so nothing of theirs is stored again;
+// then the engine forgets their in-memory state. It takes the shop's raw
+// id and pseudonymises it as events were. Erasing twice is harmless.
+func (s *Server) deleteUser(ctx *fasthttp.RequestCtx) error {
+	raw := strings.TrimPrefix(string(ctx.Path()), "/v1/users/")
+	if err := catalog.CheckID("user id", raw); err != nil {
+		return badRequest("%s", err)
+	}
+	c, cancel := context.WithTimeout(s.base, s.cfg.WriteDeadline)
+	defer cancel()
+	er, err := s.store.EraseUser(c, s.ids.ID(raw), time.Now())
+	if err != nil {
+		return fmt.Errorf("erase user: %w", err)
+	}
+	s.engine.Forget(er)
+	s.metrics.GetOrCreateCounter(`recs_erasures_total`).Inc()
+	s.audit(c, ctx, catalog.AuditEntry{Action: catalog.AuditEraseUser, Counts: map[string]int64{
+		"events": int64(er.Events), "sessions": int64(len(er.SessionIDs)), "profile": b2i(er.Profile)}})
+	return writeJSON(ctx, fasthttp.StatusOK, erasureResult{Erased: true, Events: er.Events,
+		Sessions: len(er.SessionIDs), Profile: er.Profile, ErasedAt: er.ErasedAt})
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// audit records an admin action with the caller's key label and the model
+// version served. A failed write is logged and counted but does not fail
+// the action, which has already happened.
+func (s *Server) audit(c context.Context, ctx *fasthttp.RequestCtx, e catalog.AuditEntry) {
+	e.At = time.Now()
+	e.Actor = actor(ctx)
+	e.ModelVersion = s.engine.ModelVersion()
+	if err := s.store.AppendAudit(c, e); err != nil {
+		s.log.Error("audit entry not written", "action", e.Action, "err", err)
+		s.metrics.GetOrCreateCounter(`recs_audit_errors_total`).Inc()
+	}
+}
+
+// maxAuditEntries bounds one read of the audit log.
+const maxAuditEntries = 1000
+
+// getAudit returns the newest audit entries (`limit`, default 100).
+func (s *Server) getAudit(ctx *fasthttp.RequestCtx) error {
+	limit := 100
+	if raw := ctx.QueryArgs().Peek("limit"); len(raw) > 0 {
+		n, err := strconv.Atoi(string(raw))
+		if err != nil || n < 1 || n > maxAuditEntries {
+			return badRequest("limit must be an integer from 1 to %d, got %q", maxAuditEntries, raw)
+		}
+		limit = n
+	}
+	c, cancel := context.WithTimeout(s.base, s.cfg.WriteDeadline)
+	defer cancel()
+	entries, err := s.store.AuditLog(c, limit)
+	if err != nil {
+		return fmt.Errorf("read audit log: %w", err)
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, map[string][]catalog.AuditEntry{"entries": entries})
+}
