@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/recs-server/recs/build"
+	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/postgres"
 )
 
@@ -45,11 +46,22 @@ func buildCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := st.PublishBuild(ctx, b); err != nil {
 		return fmt.Errorf("publish build %s: %w", b.Version, err)
 	}
+	if err := st.AppendAudit(ctx, buildAudit(batchActor("build"), b, rep)); err != nil {
+		return fmt.Errorf("build %s is published but its audit entry is not: %w", b.Version, err)
+	}
 	fmt.Println(rep.String())
 	fmt.Printf("published build %s (events %s .. %s) in %s; total %s\n", b.Version,
 		b.DataFrom.Format(time.RFC3339), b.DataTo.Format(time.RFC3339),
 		time.Since(pubStart).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// buildAudit is the audit entry of a published build: who made it, which
+// version, from which window of data.
+func buildAudit(actor string, b *catalog.Build, rep *build.Report) catalog.AuditEntry {
+	return catalog.AuditEntry{At: b.CreatedAt, Actor: actor, Action: catalog.AuditBuild, ModelVersion: b.Version,
+		DataFrom: b.DataFrom, DataTo: b.DataTo, Counts: map[string]int64{
+			"items": int64(rep.Items), "events": int64(rep.History.Events), "vectors": int64(rep.Vectors)}}
 }
 
 func parseTimeFlag(name, v string) (time.Time, error) {

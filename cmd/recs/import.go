@@ -22,7 +22,12 @@ func importCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	batch := fs.Int("batch", 5000, "records per database write")
 	demoItems := fs.Int("demo-items", 0, "instead of files, load the generated demo shop with this many items (as `recs serve` without --db)")
 	demoSeed := fs.Int("demo-seed", 1, "seed of the generated demo shop")
+	idKey := fs.idKey()
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	ids, err := idKey.hasher(log)
+	if err != nil {
 		return err
 	}
 	if err := db.require("import"); err != nil {
@@ -37,11 +42,14 @@ func importCmd(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 	}
-	st, err := postgres.Open(ctx, cfg)
+	pg, err := postgres.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer pg.Close()
+	// Visitor ids are pseudonymised as the API does it, so imported
+	// history and live traffic belong to the same visitors.
+	st := pseudonymisingSink{Sink: pg, ids: ids}
 
 	if *demoItems > 0 {
 		start := time.Now()

@@ -26,6 +26,7 @@ Usage:
   recs import  --db URL FILE   load a JSONL feed or the UCI Online Retail CSV
   recs build   --db URL        rebuild embeddings, neighbour tables and popularity from stored events
   recs eval    [--dataset D]   offline evaluation on a temporal split (Online Retail, RetailRocket)
+  recs keys    new|hash        make an API key and its keys-file line, or hash a key
   recs help                    this text
 
 Every flag can also be set by an environment variable (RECS_<FLAG>, e.g.
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return buildCmd(ctx, rest, log)
 	case "eval":
 		return evalCmd(ctx, rest, log)
+	case "keys":
+		return keysCmd(rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/recs-server/recs/httpapi"
 	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/postgres"
+	"github.com/recs-server/recs/pseudonym"
 	"github.com/recs-server/recs/recommend"
 )
 
@@ -31,6 +32,9 @@ type store interface {
 	PublishBuild(ctx context.Context, b *catalog.Build) error
 	Close()
 }
+
+// auditTimeout bounds an audit write made outside a request.
+const auditTimeout = 5 * time.Second
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("serve")
@@ -53,14 +57,20 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
 	debugListen := fs.String("debug-listen", "", "address for Go's pprof handlers (e.g. 127.0.0.1:6060); empty: off")
 	cors := fs.String("cors-origins", "", "comma-separated storefront origins allowed to call from browsers (e.g. https://shop.example), or *")
+	idKey := fs.idKey()
+	access := fs.access()
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	ids, err := idKey.hasher(log)
+	if err != nil {
 		return err
 	}
 
 	set := metrics.NewSet()
 	var st store
 	if *db.url == "" {
-		ms, err := demoStore(ctx, demo.Options{Seed: int64(*demoSeed), Items: *demoItems, Visitors: *demoVisitors}, log)
+		ms, err := demoStore(ctx, demo.Options{Seed: int64(*demoSeed), Items: *demoItems, Visitors: *demoVisitors}, ids, log)
 		if err != nil {
 			return err
 		}
@@ -90,10 +100,21 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer engine.Close()
-	srv := httpapi.New(httpapi.Config{
+	cfg := httpapi.Config{
 		ReadDeadline: *readDeadline, MaxBodyBytes: *maxBody, MaxBatch: *maxBatch,
-		AllowedOrigins: splitList(*cors),
-	}, st, engine, log, set)
+		AllowedOrigins: splitList(*cors), IDs: ids,
+	}
+	audit := func(e catalog.AuditEntry) {
+		c, cancel := context.WithTimeout(ctx, auditTimeout)
+		defer cancel()
+		if err := st.AppendAudit(c, e); err != nil {
+			log.Error("audit entry not written", "action", e.Action, "err", err)
+		}
+	}
+	if err := access.apply(ctx, &cfg, audit, log); err != nil {
+		return err
+	}
+	srv := httpapi.New(cfg, st, engine, log, set)
 	if *debugListen != "" {
 		go servePprof(*debugListen, log)
 	}
@@ -127,9 +148,12 @@ func storeName(url string) string {
 
 // demoStore fills an embedded store with the generated demo shop and
 // builds its models, so a new user sees recommendations within seconds.
-func demoStore(ctx context.Context, opt demo.Options, log *slog.Logger) (*memstore.Store, error) {
+func demoStore(ctx context.Context, opt demo.Options, ids *pseudonym.Hasher, log *slog.Logger) (*memstore.Store, error) {
 	start := time.Now()
 	shop := demo.Generate(opt)
+	for i := range shop.Events {
+		ids.Event(&shop.Events[i]) // as if they had come through the API
+	}
 	ms := memstore.New()
 	if err := ms.UpsertItems(ctx, shop.Items); err != nil {
 		return nil, err
@@ -146,6 +170,9 @@ func demoStore(ctx context.Context, opt demo.Options, log *slog.Logger) (*memsto
 		return nil, err
 	}
 	log.Info("built demo models", "version", b.Version, "report", rep.String())
+	if err := ms.AppendAudit(ctx, buildAudit(batchActor("serve (demo build)"), b, rep)); err != nil {
+		return nil, err
+	}
 	return ms, nil
 }
 
