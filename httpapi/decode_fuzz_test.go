@@ -14,6 +14,8 @@ func FuzzDecodeEvents(f *testing.F) {
 	f.Add([]byte(`[{"event_id":"e1","type":"purchase","time":"2026-11-01T10:00:00Z","user_id":"u","items":[{"item_id":"a","quantity":2,"price":3.5}]}]`))
 	f.Add([]byte("{\"event_id\":\"e\"}\n{\"event_id\":\"f\"}\n"))
 	f.Add([]byte(`[1,2,`))
+	f.Add([]byte(`{"event_id":"e1","type":"view_item","time":"2026-11-01T10:00:00Z","items":[{"item_id":"a"}],"consent":false}`))
+	f.Add([]byte(`{"event_id":"e1","type":"view_item","time":"2026-11-01T10:00:00Z","session_id":"s","items":[{"item_id":"a"}],"email":"a@b"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		evs, err := decodeBatch(body, "events", 20, func(e *catalog.Event) error {
 			if err := e.Validate(); err != nil {

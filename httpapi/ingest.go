@@ -121,18 +121,20 @@ func (s *Server) putItems(ctx *fasthttp.RequestCtx) error {
 	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: len(items)})
 }
 
+func checkStockUpdate(u *catalog.StockUpdate) error {
+	if err := catalog.CheckID("item_id", u.ItemID); err != nil {
+		return err
+	}
+	if u.Stock < 0 || u.Stock > catalog.MaxStock {
+		return &catalog.FieldError{Field: "stock", Reason: fmt.Sprintf("is %d, want 0..%d", u.Stock, int(catalog.MaxStock))}
+	}
+	return nil
+}
+
 // postStock applies a batch of stock levels; unknown item ids are counted,
 // not errors, since stock feeds often run ahead of the catalogue.
 func (s *Server) postStock(ctx *fasthttp.RequestCtx) error {
-	ups, err := decodeBatch(ctx.PostBody(), "updates", s.cfg.MaxBatch*10, func(u *catalog.StockUpdate) error {
-		if err := catalog.CheckID("item_id", u.ItemID); err != nil {
-			return err
-		}
-		if u.Stock < 0 || u.Stock > catalog.MaxStock {
-			return &catalog.FieldError{Field: "stock", Reason: fmt.Sprintf("is %d, want 0..%d", u.Stock, int(catalog.MaxStock))}
-		}
-		return nil
-	})
+	ups, err := decodeBatch(ctx.PostBody(), "updates", s.cfg.MaxBatch*10, checkStockUpdate)
 	if err != nil {
 		return err
 	}
