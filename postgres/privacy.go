@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -141,4 +142,49 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]catalog.AuditEntry, 
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
 	return out, nil
+}
+
+// ErrIDKeyChanged is returned by CheckIDKey when stored ids were
+// pseudonymised otherwise than the configuration says.
+var ErrIDKeyChanged = errors.New("pseudonymisation key changed")
+
+// CheckIDKey makes sure the ids in the database were pseudonymised with
+// the configured key (by its fingerprint, "none" for no key): a server or
+// import with another key would never find a visitor's history again, and
+// erasure would miss their old events. The first caller records the
+// fingerprint; a database that already holds events without a record is
+// taken to hold raw ids.
+func (s *Store) CheckIDKey(ctx context.Context, fingerprint string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE settings IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("lock settings: %w", err)
+		}
+		var stored string
+		err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE name = 'id_key'`).Scan(&stored)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var hasEvents bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events)`).Scan(&hasEvents); err != nil {
+				return fmt.Errorf("check events: %w", err)
+			}
+			stored = fingerprint
+			if hasEvents {
+				stored = "none"
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO settings (name, value) VALUES ('id_key', $1)`, stored); err != nil {
+				return fmt.Errorf("record the pseudonymisation key: %w", err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("read settings: %w", err)
+		}
+		switch {
+		case stored == fingerprint:
+			return nil
+		case stored == "none":
+			return fmt.Errorf("%w: the stored events hold visitor ids as sent (no --id-key), so this key would split every visitor in two; "+
+				"start without --id-key, or start from an empty database with the key", ErrIDKeyChanged)
+		case fingerprint == "none":
+			return fmt.Errorf("%w: the stored visitor ids are pseudonymised: give the same --id-key (RECS_ID_KEY)", ErrIDKeyChanged)
+		}
+		return fmt.Errorf("%w: the stored visitor ids were pseudonymised with another key: give that one (RECS_ID_KEY)", ErrIDKeyChanged)
+	})
 }

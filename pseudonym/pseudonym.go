@@ -96,3 +96,13 @@ func (h *Hasher) Event(e *catalog.Event) {
 	e.UserID = h.ID(e.UserID)
 	e.OrderID = h.ID(e.OrderID)
 }
+
+// Fingerprint names the key without revealing it, so a store can record
+// which key pseudonymised its ids and refuse another: "none" when
+// pseudonymisation is off.
+func (h *Hasher) Fingerprint() string {
+	if !h.Enabled() {
+		return "none"
+	}
+	return "hmac-sha256:" + h.ID("recs id-key fingerprint v1")
+}

@@ -89,3 +89,13 @@ func BenchmarkID(b *testing.B) {
 		}
 	})
 }
+
+func TestFingerprintNamesTheKeyWithoutRevealingIt(t *testing.T) {
+	a, _ := New([]byte("0123456789abcdef-a"))
+	b, _ := New([]byte("0123456789abcdef-b"))
+	off, _ := New(nil)
+	if a.Fingerprint() == b.Fingerprint() || a.Fingerprint() != a.Fingerprint() || off.Fingerprint() != "none" ||
+		strings.Contains(a.Fingerprint(), "0123456789abcdef") {
+		t.Fatalf("fingerprints %q %q %q", a.Fingerprint(), b.Fingerprint(), off.Fingerprint())
+	}
+}

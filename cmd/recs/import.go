@@ -47,6 +47,9 @@ func importCmd(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer pg.Close()
+	if err := pg.CheckIDKey(ctx, ids.Fingerprint()); err != nil {
+		return err
+	}
 	// Visitor ids are pseudonymised as the API does it, so imported
 	// history and live traffic belong to the same visitors.
 	st := pseudonymisingSink{Sink: pg, ids: ids}

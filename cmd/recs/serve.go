@@ -87,6 +87,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		if err := ps.CheckIDKey(ctx, ids.Fingerprint()); err != nil {
+			ps.Close()
+			return err
+		}
 		st = ps
 		registerPoolMetrics(set, ps)
 	}

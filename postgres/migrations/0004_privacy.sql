@@ -24,3 +24,10 @@ CREATE TABLE audit_log (
     counts        jsonb
 );
 CREATE INDEX audit_log_at_idx ON audit_log (at);
+
+-- Settings that must not change under stored data, such as which key
+-- pseudonymised the stored visitor ids (a fingerprint, never the key).
+CREATE TABLE settings (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+);
