@@ -191,6 +191,18 @@ func (kr *Keyring) Count(r Role) int {
 	return n
 }
 
+// AllowsOrigin reports whether some public key may be used from a
+// browser on origin, so the server can answer that browser's CORS
+// checks without the origin being configured twice.
+func (kr *Keyring) AllowsOrigin(origin []byte) bool {
+	for i := range kr.keys {
+		if kr.keys[i].Role == RolePublic && kr.keys[i].AllowsOrigin(origin) {
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup returns the key whose hash matches the presented key. Every entry
 // is compared, in constant time, whether or not one matched earlier, so
 // the time taken tells nothing about which keys exist.

@@ -56,7 +56,7 @@ func keysFile(t *testing.T, lines ...string) (*apikey.File, string) {
 
 func TestKeysGuardEndpointsByRoleAndOrigin(t *testing.T) {
 	keys, path := keysFile(t,
-		"public "+apikey.Hash(publicKey)+" shop-web https://shop.example",
+		"public "+apikey.Hash(publicKey)+" shop-web https://shop.example https://m.shop.example",
 		"admin "+apikey.Hash(adminKey)+" ops")
 	base := startServerWith(t, memstore.New(), httpapi.Config{Keys: keys}, io.Discard)
 	f := func(method, path, body string, status int, fragment string, header ...string) {
@@ -76,6 +76,13 @@ func TestKeysGuardEndpointsByRoleAndOrigin(t *testing.T) {
 	r, h := callWith(t, "OPTIONS", base+"/v1/events", "", "Origin", "https://shop.example")
 	if r.status != 204 || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "X-Api-Key") {
 		t.Fatalf("preflight: %d %v", r.status, h)
+	}
+	// A public key's origins may call from browsers without a second
+	// listing in AllowedOrigins.
+	r, h = callWith(t, "OPTIONS", base+"/v1/events", "", "Origin", "https://m.shop.example")
+	_, h2 := callWith(t, "GET", base+"/healthz", "", "Origin", "https://other.example")
+	if r.status != 204 || h.Get("Access-Control-Allow-Origin") != "https://m.shop.example" || h2.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("CORS: %v / %v", h, h2)
 	}
 	// No key, a wrong key.
 	f("GET", "/v1/recommendations/home", "", 401, "needs an API key")
