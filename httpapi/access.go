@@ -94,7 +94,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx) error {
 	now := time.Now()
 	if acc == accessPublic && s.perIP.Enabled() {
 		if ip := s.clientIP(ctx); !s.exempt(ip) {
-			if ok, wait := s.perIP.Allow(ip, now); !ok {
+			if ok, wait := s.perIP.Allow(rateKey(ip), now); !ok {
 				s.metrics.GetOrCreateCounter(`recs_http_rate_limited_total{by="ip"}`).Inc()
 				return tooManyRequests(wait, "address")
 			}
@@ -143,6 +143,17 @@ func actor(ctx *fasthttp.RequestCtx) string {
 		return "key:" + k.Label
 	}
 	return "no-key (API open)"
+}
+
+// rateKey is the address a client is limited by: an IPv6 client by its
+// /64, the block one host or home network usually holds, so a client
+// cannot dodge the limit (or fill the limiter) by changing addresses in it.
+func rateKey(ip netip.Addr) netip.Addr {
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
 }
 
 func (s *Server) exempt(ip netip.Addr) bool {

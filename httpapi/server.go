@@ -183,7 +183,7 @@ func (s *Server) watchBuilds() {
 // maxRateClients bounds the client addresses whose request rates are
 // tracked (about 100 bytes each); apikeyBuckets those of keys.
 const (
-	maxRateClients = 1 << 20
+	maxRateClients = 1 << 18
 	apikeyBuckets  = 1 << 12
 )
 
@@ -204,7 +204,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type apiError struct {
 	status int
 	msg    string
-	// retryAfter, if set, is sent as Retry-After (429).
+	// retryAfter, if set, is sent as Retry-After.
 	retryAfter time.Duration
 }
 
