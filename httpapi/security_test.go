@@ -155,3 +155,16 @@ func TestRateLimitsAnswer429WithRetryAfter(t *testing.T) {
 		t.Fatal("no Retry-After")
 	}
 }
+
+// Oversized request lines and headers get a 431 that does not echo them
+// (they may hold a key or a visitor id).
+func TestOversizedHeadersAreRefusedWithoutEcho(t *testing.T) {
+	base := startServer(t, memstore.New())
+	r, _ := callWith(t, "GET", base+"/v1/recommendations/home?session_id=secret-visitor"+strings.Repeat("s", 9000), "")
+	wantError(t, r, 431, "larger than the limit of 8192 bytes")
+	r, _ = callWith(t, "GET", base+"/v1/recommendations/home", "", "X-Api-Key", "recs_secret", "X-Junk", strings.Repeat("j", 9000))
+	wantError(t, r, 431, "request line and headers")
+	if strings.Contains(r.body, "secret") {
+		t.Fatalf("the error echoes the request: %s", r.body)
+	}
+}

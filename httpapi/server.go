@@ -135,13 +135,20 @@ func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
 		Logger:                fasthttpLogger{log},
+		ReadBufferSize:        maxHeaderBytes,
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			// fasthttp's own parse errors, e.g. a body over the limit.
-			status := fasthttp.StatusBadRequest
-			msg := "malformed HTTP request: " + err.Error()
-			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			// fasthttp quotes the request in some messages: never echo it
+			// (it may hold a key or a visitor id).
+			var small *fasthttp.ErrSmallBuffer
+			status, msg := fasthttp.StatusBadRequest, "malformed HTTP request: "+withoutContents(err.Error())
+			switch {
+			case errors.Is(err, fasthttp.ErrBodyTooLarge):
 				status = fasthttp.StatusRequestEntityTooLarge
 				msg = fmt.Sprintf("request body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
+			case errors.As(err, &small):
+				status = fasthttp.StatusRequestHeaderFieldsTooLarge
+				msg = fmt.Sprintf("the request line and headers are larger than the limit of %d bytes", maxHeaderBytes)
 			}
 			writeError(ctx, status, msg)
 		},
@@ -186,6 +193,20 @@ const (
 	maxRateClients = 1 << 18
 	apikeyBuckets  = 1 << 12
 )
+
+// maxHeaderBytes bounds a request's line and headers (431 beyond).
+const maxHeaderBytes = 8 << 10
+
+// withoutContents cuts the request bytes fasthttp appends to some parse
+// errors.
+func withoutContents(msg string) string {
+	for _, marker := range []string{"; contents:", ", contents:", " contents:", ": buffer size="} {
+		if i := strings.Index(msg, marker); i >= 0 {
+			msg = msg[:i]
+		}
+	}
+	return msg
+}
 
 // groupCommitMax bounds the events written in one group commit.
 const groupCommitMax = 5000
