@@ -15,6 +15,9 @@ import (
 // maxFileSize bounds a keys file: MaxKeys lines of a few hundred bytes.
 const maxFileSize = 1 << 20
 
+// settleTime is how long a changed file must stay the same to be taken.
+const settleTime = 50 * time.Millisecond
+
 // File is a keys file that is re-read when it changes. A reload that
 // fails (unreadable, or any line wrong) keeps the keys in force and is
 // logged: a broken edit neither locks everybody out nor opens the API.
@@ -51,6 +54,17 @@ func (f *File) Reload() (bool, error) {
 	sum := sha256.Sum256(b)
 	if f.current.Load() != nil && bytes.Equal(sum[:], f.sum[:]) {
 		return false, nil
+	}
+	// An editor that rewrites the file in place can be caught half way
+	// (truncated: no keys, or some of them); take the content only once
+	// two reads a moment apart agree.
+	time.Sleep(settleTime)
+	again, err := readLimited(f.path)
+	if err != nil {
+		return false, err
+	}
+	if !bytes.Equal(b, again) {
+		return false, fmt.Errorf("keys file %s changed while being read; the next check takes it", f.path)
 	}
 	kr, err := Parse(b)
 	if err != nil {

@@ -124,7 +124,7 @@ func TestImportJSONLSkipsBadLinesAndLoadsTheRest(t *testing.T) {
 	f(`{"kind":"event","type":"view_item","time":"2026-11-01T10:00:00Z","session_id":"s","items":[{"item_id":"a"}]}`,
 		"invalid event: event_id", "line 2: event_id: is required")
 	f(`{"kind":"event","event_id":"e2","type":"view_item","time":"2026-11-01T10:00:00Z","items":[{"item_id":"a"}]}`,
-		"invalid event: session_id", "line 2: session_id: session_id or user_id is required")
+		"invalid event: session_id", "line 2: session_id: session_id or user_id is required (or \"consent\": false)")
 	f(`{"kind":"event","event_id":"e2","type":"view_item","time":"2026-11-01T10:00:00Z","session_id":"s","items":[{"item_id":"a"},{"quantity":1}]}`,
 		"invalid event: items[].item_id", "line 2: items[1].item_id: is required")
 	// Values out of range.
