@@ -165,6 +165,9 @@ func (s *Server) postEvents(ctx *fasthttp.RequestCtx) error {
 			return err
 		}
 		e.Normalize()
+		if err := s.checkNotPersonal(e); err != nil {
+			return err
+		}
 		s.ids.Event(e)
 		return nil
 	})

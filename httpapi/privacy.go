@@ -86,3 +86,24 @@ func (s *Server) getAudit(ctx *fasthttp.RequestCtx) error {
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, map[string][]catalog.AuditEntry{"entries": entries})
 }
+
+// checkNotPersonal refuses visitor ids that are e-mail addresses while
+// pseudonymisation is off: stored as sent they would put personal data
+// next to the events. With a key they are hashed like any id.
+func (s *Server) checkNotPersonal(e *catalog.Event) error {
+	if s.ids.Enabled() || !e.Personalized() {
+		return nil
+	}
+	for _, f := range [...]struct{ name, id string }{{"user_id", e.UserID}, {"session_id", e.SessionID}} {
+		if looksLikeEmail(f.id) {
+			return &catalog.FieldError{Field: f.name, Reason: "looks like an e-mail address, which must not be stored with events: " +
+				"send an opaque id, or run the server with an id key (--id-key) so ids are pseudonymised"}
+		}
+	}
+	return nil
+}
+
+func looksLikeEmail(id string) bool {
+	at := strings.IndexByte(id, '@')
+	return at > 0 && strings.IndexByte(id[at+1:], '.') > 0
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/recs-server/recs/build"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/httpapi"
+	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/pseudonym"
 )
 
@@ -227,4 +228,23 @@ func TestEraseUserEverywhereAndTheNextBuildCannotResurrect(t *testing.T) {
 		wantError(t, do("DELETE", "/v1/users/"+strings.Repeat("x", 200), ""), 400, "limit is 128")
 		wantError(t, do("GET", "/v1/users/bob", ""), 405, "needs DELETE")
 	})
+}
+
+// Without an id key, an e-mail address as a visitor id is refused: it
+// would be stored as sent. With a key it is hashed like any id.
+func TestEmailAddressesAsIDsNeedPseudonymisation(t *testing.T) {
+	st := memstore.New()
+	base := startServer(t, st)
+	wantError(t, call(t, "POST", base+"/v1/events", viewEvent("m1", "s1", "ann@example.com", "a", "")), 400, "user_id: looks like an e-mail address")
+	wantError(t, call(t, "POST", base+"/v1/events", viewEvent("m2", "ann@example.com", "", "a", "")), 400, "session_id: looks like an e-mail address")
+	if r := call(t, "POST", base+"/v1/events", viewEvent("m3", "s1", "ann@example.com", "a", `,"consent":false`)); r.status != 200 {
+		t.Fatalf("without consent the id is dropped anyway: %d %s", r.status, r.body)
+	}
+	if r := call(t, "POST", base+"/v1/events", viewEvent("m4", "s1", "user@42", "a", "")); r.status != 200 {
+		t.Fatalf("an opaque id with @: %d %s", r.status, r.body)
+	}
+	base = startServerWith(t, memstore.New(), httpapi.Config{IDs: hasher(t)}, io.Discard)
+	if r := call(t, "POST", base+"/v1/events", viewEvent("m1", "s1", "ann@example.com", "a", "")); r.status != 200 {
+		t.Fatalf("with a key: %d %s", r.status, r.body)
+	}
 }
