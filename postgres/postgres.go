@@ -283,8 +283,8 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		// Appends share this lock; an erasure takes it exclusively, so it
 		// sees every append that committed before it, and every later
 		// append sees its tombstone (erasedFilter).
-		if _, err := tx.Exec(ctx, `LOCK TABLE erased_visitors IN SHARE MODE`); err != nil {
-			return fmt.Errorf("lock tombstones: %w", err)
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, erasureLockID); err != nil {
+			return fmt.Errorf("lock against erasure: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE events_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 			return err

@@ -21,6 +21,13 @@ const erasedFilter = `NOT EXISTS (SELECT 1 FROM erased_visitors v WHERE s.ts <= 
 	OR (v.kind = 'session' AND s.user_id = '' AND s.session_id <> ''
 		AND v.id_sha256 = sha256(convert_to(s.session_id, 'UTF8')))))`
 
+// erasureLockID is the transaction-level advisory lock that orders event
+// appends (shared) against erasures (exclusive). An advisory lock, not a
+// table lock, so (auto)vacuum never makes an append wait. It is
+// database-wide: schemas sharing a database share it, which costs an
+// append at most the length of one erasure.
+const erasureLockID int64 = 0x7265637365726173 // "recseras"
+
 func idSHA256(id string) []byte {
 	h := sha256.Sum256([]byte(id))
 	return h[:]
@@ -40,8 +47,8 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (cat
 	er := catalog.Erasure{UserID: userID, ErasedAt: at.UTC().Truncate(time.Microsecond)}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Waits for appends in flight; appends after this wait for us.
-		if _, err := tx.Exec(ctx, `LOCK TABLE erased_visitors IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("lock tombstones: %w", err)
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, erasureLockID); err != nil {
+			return fmt.Errorf("lock against appends: %w", err)
 		}
 		rows, err := tx.Query(ctx, `SELECT DISTINCT session_id FROM events WHERE user_id = $1 AND session_id <> ''
 			UNION SELECT unnest(anonymous_ids) FROM users WHERE id = $1`, userID)
