@@ -84,29 +84,25 @@ func (s *Server) pageArgs(ctx *fasthttp.RequestCtx) (recommend.Request, error) {
 }
 
 // consentArg reads the consent query argument: absent means given.
-func consentArg(raw []byte) (*bool, error) {
+func consentArg(raw []byte) (bool, error) {
 	switch string(raw) {
-	case "":
-		return nil, nil
-	case "true":
-		return &consentGiven, nil
+	case "", "true":
+		return true, nil
 	case "false":
-		return &consentRefused, nil
+		return false, nil
 	}
-	return nil, badRequest("consent must be true or false, got %q", raw)
+	return false, badRequest("consent must be true or false, got %q", raw)
 }
-
-var consentGiven, consentRefused = true, false
 
 // visitor checks a request's visitor ids and returns them as the engine
 // may see them: pseudonymised, or none at all without personalisation
 // consent, so the visitor gets non-personalised modules and leaves no
 // trace in session state.
-func (s *Server) visitor(sessionID, userID string, consent *bool) (string, string, error) {
+func (s *Server) visitor(sessionID, userID string, consent bool) (string, string, error) {
 	if err := checkVisitor(sessionID, userID); err != nil {
 		return "", "", err
 	}
-	if consent != nil && !*consent {
+	if !consent {
 		return "", "", nil
 	}
 	return s.ids.ID(sessionID), s.ids.ID(userID), nil
@@ -182,6 +178,10 @@ type listRequest struct {
 	Consent *bool `json:"consent"`
 }
 
+// consent reports whether the request may be personalised: absent means
+// given.
+func (r *listRequest) consent() bool { return r.Consent == nil || *r.Consent }
+
 func decodeListRequest(body []byte, maxIDs int) (*listRequest, error) {
 	var r listRequest
 	if err := decodeStrict(body, &r); err != nil {
@@ -214,7 +214,7 @@ func (s *Server) cart(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	sid, uid, err := s.visitor(r.SessionID, r.UserID, r.Consent)
+	sid, uid, err := s.visitor(r.SessionID, r.UserID, r.consent())
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (s *Server) rank(ctx *fasthttp.RequestCtx) error {
 		}
 		seen[id] = true
 	}
-	sid, uid, err := s.visitor(r.SessionID, r.UserID, r.Consent)
+	sid, uid, err := s.visitor(r.SessionID, r.UserID, r.consent())
 	if err != nil {
 		return err
 	}
