@@ -259,4 +259,19 @@ func TestDatabaseOutageLosesNoAcknowledgedEvent(t *testing.T) {
 		t.Fatalf("%d of %d events acknowledged", len(acked), seq.Load())
 	}
 	t.Logf("%d events sent, all acknowledged and stored exactly once", len(acked))
+
+	// The build and the keys file are in the audit log: who, which
+	// version, which window of data; never a key.
+	var builds, keyLoads int
+	err = conn.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE action = 'build' AND actor LIKE 'recs build (%' AND model_version = 'outage-1'
+				AND data_from IS NOT NULL AND data_to > data_from AND (counts->>'events')::int = 600),
+			count(*) FILTER (WHERE action = 'keys_loaded' AND (counts->>'public')::int = 1 AND actor NOT LIKE '%'||$1||'%')
+		FROM recs.audit_log`, pub).Scan(&builds, &keyLoads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if builds != 1 || keyLoads != 1 {
+		t.Fatalf("audit log: %d build entries, %d keys-file loads; want 1 and 1", builds, keyLoads)
+	}
 }
