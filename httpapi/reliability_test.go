@@ -230,3 +230,107 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 		t.Fatal("answering after shutdown")
 	}
 }
+
+// slowStore answers every read and write a second late while slow is on
+// (a database that is overloaded rather than down).
+type slowStore struct {
+	*memstore.Store
+	slow atomic.Bool
+}
+
+func (s *slowStore) wait(ctx context.Context) error {
+	if !s.slow.Load() {
+		return nil
+	}
+	select {
+	case <-time.After(time.Second):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *slowStore) Items(ctx context.Context, ids []string) ([]catalog.Item, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.Items(ctx, ids)
+}
+
+func (s *slowStore) Neighbors(ctx context.Context, kind catalog.NeighborKind, id string, k int) ([]catalog.Scored, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.Neighbors(ctx, kind, id, k)
+}
+
+func (s *slowStore) Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.Popular(ctx, scope, k)
+}
+
+func (s *slowStore) AppendEvents(ctx context.Context, evs []catalog.Event) (int, error) {
+	// Slow, but it lands: the client's deadline passes first.
+	s.wait(context.WithoutCancel(ctx))
+	return s.Store.AppendEvents(ctx, evs)
+}
+
+// A slow database does not make reads slow: they answer within their
+// deadline from caches and fallbacks. An event write that outlives its
+// deadline answers 503; the client's retry is stored once, even though
+// the first write landed late.
+func TestSlowStoreReadsKeepTheirDeadlineAndRetriedEventsStoreOnce(t *testing.T) {
+	st := &slowStore{Store: memstore.New()}
+	set := metrics.NewSet()
+	engine, err := recommend.New(recommend.Config{SourceBudget: 100 * time.Millisecond}, st, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+	srv := httpapi.New(httpapi.Config{ReadDeadline: 300 * time.Millisecond, WriteDeadline: 300 * time.Millisecond},
+		st, engine, slog.New(slog.NewTextHandler(io.Discard, nil)), set)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	base := "http://" + ln.Addr().String()
+	call(t, "PUT", base+"/v1/items", shopItems(30))
+	if err := st.PublishBuild(t.Context(), buildVersion(0, 30)); err != nil {
+		t.Fatal(err)
+	}
+	call(t, "GET", base+"/readyz", "")
+	warm := base + "/v1/recommendations/pdp?item_id=i1&limit=3"
+	if r := call(t, "GET", warm, ""); !strings.Contains(r.body, `"item_id"`) {
+		t.Fatalf("warm-up: %s", r.body)
+	}
+	st.slow.Store(true)
+	for _, url := range []string{warm, base + "/v1/recommendations/pdp?item_id=i2&limit=3", base + "/v1/recommendations/home?limit=3"} {
+		start := time.Now()
+		r := call(t, "GET", url, "")
+		if took := time.Since(start); r.status != 200 || took > 900*time.Millisecond {
+			t.Fatalf("%s with a slow store: %d after %s: %s", url, r.status, took, r.body)
+		}
+		if url == warm && !strings.Contains(r.body, `"item_id"`) {
+			t.Fatalf("a cached page lost its items: %s", r.body)
+		}
+	}
+	ev := viewEvent("slow-1", "s1", "", "i1", "")
+	r, h := callWith(t, "POST", base+"/v1/events", ev)
+	if r.status != 503 || h.Get("Retry-After") == "" {
+		t.Fatalf("a write past its deadline: %d %v %s", r.status, h, r.body)
+	}
+	time.Sleep(1200 * time.Millisecond) // the late write lands meanwhile
+	st.slow.Store(false)
+	if r := call(t, "POST", base+"/v1/events", ev); r.status != 200 {
+		t.Fatalf("retry: %d %s", r.status, r.body)
+	}
+	var n int
+	st.ScanEvents(t.Context(), time.Time{}, time.Now().Add(time.Hour), func(*catalog.Event) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("event stored %d times", n)
+	}
+}
