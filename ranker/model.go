@@ -160,17 +160,51 @@ func Train(x []Vector, y []bool, opt TrainOptions) (*Model, error) {
 		if !ok {
 			return nil, errors.New("ranker: training diverged (singular Hessian)")
 		}
-		change := 0.0
-		for i := range NumFeatures {
-			m.Weight[i] -= step[i]
-			change = max(change, math.Abs(step[i]))
+		// Newton's full step can overshoot on nearly separable data:
+		// halve it until the penalised loss goes down.
+		before := objective(m, x, y, opt.L2)
+		prev := *m
+		t := 1.0
+		for range 30 {
+			for i := range NumFeatures {
+				m.Weight[i] = prev.Weight[i] - t*step[i]
+			}
+			m.Bias = prev.Bias - t*step[NumFeatures]
+			if objective(m, x, y, opt.L2) <= before {
+				break
+			}
+			t /= 2
 		}
-		m.Bias -= step[NumFeatures]
+		change := 0.0
+		for i := range d {
+			change = max(change, math.Abs(t*step[i]))
+		}
 		if change < 1e-7 {
 			break
 		}
 	}
 	return m, nil
+}
+
+// objective is the penalised negative log-likelihood Train minimises.
+func objective(m *Model, x []Vector, y []bool, l2 float64) float64 {
+	sum := 0.0
+	for k := range x {
+		z := m.logit(&x[k])
+		if !y[k] {
+			z = -z
+		}
+		// -log(sigmoid(z)), stable for large |z|.
+		if z > 0 {
+			sum += math.Log1p(math.Exp(-z))
+		} else {
+			sum += -z + math.Log1p(math.Exp(z))
+		}
+	}
+	for _, w := range m.Weight {
+		sum += l2 / 2 * w * w
+	}
+	return sum
 }
 
 // solve solves a*x = b for a symmetric positive definite a by Cholesky.
