@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -279,6 +280,13 @@ func evaluateInto(ctx context.Context, rep *Report, tr *trained, cases []Case, o
 	if len(cases) == 0 {
 		return errors.New("eval: no test cases")
 	}
+	defer func() {
+		for _, s := range strats {
+			if c, ok := s.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
 	start := time.Now()
 	res, err := Evaluate(ctx, tr.env, strats, cases, opt.K, opt.Workers)
 	if err != nil {

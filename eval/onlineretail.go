@@ -23,6 +23,7 @@ import (
 var basketStrategies = []string{
 	StrategyPopularity, StrategyPopularity7d, StrategyPopularityInCategory, StrategyRandom,
 	StrategyCoPurchase, StrategyCoView, StrategyEmbedding, StrategySession,
+	StrategyEngineUnranked, StrategyEngine,
 }
 
 // RunOnlineRetail evaluates basket completion on the UCI Online Retail CSV
@@ -89,6 +90,7 @@ func runOnlineRetail(ctx context.Context, r io.Reader, source string, opt Option
 	if err != nil {
 		return nil, err
 	}
+	tr.env.Module = "bought_together"
 	cases, bs, err := basketCases(ctx, testStore, tr.env, cutoff)
 	if err != nil {
 		return nil, err
@@ -100,7 +102,7 @@ func runOnlineRetail(ctx context.Context, r io.Reader, source string, opt Option
 			cutoff.Format(time.DateOnly), sp.last.UTC().Format(time.DateOnly), bs.orders, bs.used, bs.newLines, bs.newItems),
 		"metrics are averaged over (order, anchor item) pairs; the anchor is excluded from every list; Recall = hits / targets",
 		"Online Retail has purchases only: the co-view table is empty, so co_view is the popularity fill throughout",
-		"no strategy filters out-of-stock items yet; stock and cost are synthetic (seeded from the stock code by the importer)",
+		"engine and engine_unranked answer through the server's request path (recommend.Engine, PDP module bought_together), which filters out-of-stock items; the other strategies do not; stock and cost are synthetic (seeded from the stock code by the importer)",
 		"data: UCI Online Retail (Chen, Sain & Guo 2012), CC BY 4.0",
 	)
 	if sp.malformed > 0 {

@@ -247,6 +247,9 @@ type Request struct {
 	SessionID string
 	UserID    string
 	Limit     int
+	// Now is the time the page is shown; zero means time.Now(). The
+	// offline evaluation replays the past through it.
+	Now time.Time
 }
 
 // Item is one recommended item with what a widget needs to show it.
@@ -598,8 +601,12 @@ func exclusions(anchors map[string]*catalog.Item) map[string]bool {
 // rankContext is the ranker's view of the page: the anchors, the
 // visitor's recent interactions with their items' category and brand, and
 // what must not be shown.
-func (e *Engine) rankContext(ctx context.Context, anchors []*catalog.Item, recent []session.Interaction, exclude map[string]bool) *ranker.Context {
-	rc := &ranker.Context{Now: time.Now(), Anchors: anchors, Exclude: exclude}
+func (e *Engine) rankContext(ctx context.Context, r *Request, anchors []*catalog.Item, recent []session.Interaction, exclude map[string]bool) *ranker.Context {
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rc := &ranker.Context{Now: now, Anchors: anchors, Exclude: exclude}
 	if len(recent) > 0 {
 		ids := make([]string, len(recent))
 		for i, x := range recent {
@@ -648,7 +655,7 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	hits := newPageHits(all, lists)
 	simC := fuse(similar, lists[:len(similar)])
 	togC := fuse(together, lists[len(similar):len(similar)+len(together)])
-	rc := e.rankContext(ctx, []*catalog.Item{a}, recent, exclusions(anchors))
+	rc := e.rankContext(ctx, &r, []*catalog.Item{a}, recent, exclusions(anchors))
 	return []Module{
 		e.module(ctx, "similar", r.Limit, simC, hits, rc),
 		e.module(ctx, "bought_together", r.Limit, togC, hits, rc),
@@ -704,7 +711,7 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	for _, id := range r.ItemIDs {
 		ex[id] = true
 	}
-	rc := e.rankContext(ctx, cart, recent, ex)
+	rc := e.rankContext(ctx, &r, cart, recent, ex)
 	return []Module{e.module(ctx, "cross_sell", r.Limit, cands, newPageHits(all, lists), rc)}, nil
 }
 
@@ -785,7 +792,7 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	for _, x := range recent {
 		seen[x.ItemID] = true
 	}
-	rc := e.rankContext(ctx, nil, recent, seen)
+	rc := e.rankContext(ctx, &r, nil, recent, seen)
 	rcAll := *rc
 	rcAll.Exclude = nil
 	return []Module{
@@ -817,7 +824,7 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="rank"}`).Inc()
 	}
 	rk := e.rank.Load()
-	rc := e.rankContext(ctx, nil, recent, nil)
+	rc := e.rankContext(ctx, &r, nil, recent, nil)
 	scored := make([]Item, len(r.ItemIDs))
 	var x ranker.Vector
 	for i, id := range r.ItemIDs {
