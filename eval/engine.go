@@ -66,6 +66,15 @@ func (s *engineStrategy) Close() error {
 var fallbackReasons = []string{"popular", "popular_in_category", "popular_today", "trending"}
 
 func (s *engineStrategy) Recommend(ctx context.Context, q *Query, k int, dst []string) ([]string, int, error) {
+	if s.env.Module == "for_you" {
+		// The home page of a signed-in customer: the engine loads their
+		// history from the store, as the server does.
+		mods, err := s.engine.Home(ctx, recommend.Request{UserID: q.UserID, Now: q.Time, Limit: k + len(q.Exclude)})
+		if err != nil {
+			return dst, 0, err
+		}
+		return s.read(mods, q, k, dst)
+	}
 	if len(q.Anchors) == 0 {
 		return dst, 0, nil
 	}
@@ -86,6 +95,12 @@ func (s *engineStrategy) Recommend(ctx context.Context, q *Query, k int, dst []s
 	if err != nil {
 		return dst, 0, err
 	}
+	return s.read(mods, q, k, dst)
+}
+
+// read appends the items of the strategy's module to dst; own counts up
+// to the last item a module's own source proposed.
+func (s *engineStrategy) read(mods []recommend.Module, q *Query, k int, dst []string) ([]string, int, error) {
 	own := 0
 	for _, m := range mods {
 		if m.ID != s.env.Module {

@@ -90,6 +90,15 @@ func runOnlineRetail(ctx context.Context, r io.Reader, source string, opt Option
 	if err != nil {
 		return nil, err
 	}
+	if opt.Task == TaskForYou {
+		rep, err := forYou(ctx, trainStore, testStore, source, impTrain.Synthetic, trainFrom, cutoff, sp.last, tr, opt)
+		if err != nil {
+			return nil, err
+		}
+		rep.Timings.Load = load.Seconds()
+		rep.Timings.Total = time.Since(start).Seconds()
+		return rep, nil
+	}
 	tr.env.Module = "bought_together"
 	cases, bs, err := basketCases(ctx, testStore, tr.env, cutoff)
 	if err != nil {

@@ -14,6 +14,7 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("eval")
 	dataset := fs.String("dataset", "online-retail", "online-retail (basket completion) or retailrocket (next item in a session)")
 	data := fs.String("data", "", "the data: the Online Retail CSV(.gz) or the RetailRocket directory; default the copy in ../shared/data")
+	task := fs.String("task", "basket_completion", "Online Retail: basket_completion (PDP bought_together) or for_you (home page of returning customers)")
 	cutoff := fs.String("cutoff", "", "Online Retail: train before, test from this time (RFC 3339); default 2011-09-01T00:00:00Z")
 	ks := fs.String("k", "10,20", "list lengths to score, comma-separated")
 	seed := fs.Int("seed", 1, "seed of every random choice")
@@ -24,7 +25,7 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Log: log}
+	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Task: *task, Log: log}
 	for _, k := range splitList(*ks) {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 1 || n > 1000 {
