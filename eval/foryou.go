@@ -16,12 +16,12 @@ var forYouStrategies = []string{
 	StrategyCoPurchase, StrategySession, StrategyEngineUnranked, StrategyEngine,
 }
 
-// forYou evaluates the home page's `for_you` on Online Retail: for each
+// forYou evaluates the home page's `for_you`: for each
 // customer who bought before the cut-off and again after it, given their
 // history up to the cut-off, find the items they bought in the test
 // window. The engine answers its Home page; the lone sources take the
 // customer's last items as the session (co_purchase sums their lists).
-func forYou(ctx context.Context, trainStore, testStore *memstore.Store, source string, synthetic []string, from, cutoff, last time.Time, tr *trained, opt Options) (*Report, error) {
+func forYou(ctx context.Context, trainStore, testStore *memstore.Store, dataset, source string, synthetic []string, from, cutoff, last time.Time, tr *trained, opt Options, notes ...string) (*Report, error) {
 	tr.env.Module = "for_you"
 	type history struct {
 		items []string // bought before the cut-off, oldest first
@@ -85,14 +85,14 @@ func forYou(ctx context.Context, trainStore, testStore *memstore.Store, source s
 			Targets: h.next,
 		})
 	}
-	rep := newReport("online-retail", source, TaskForYou, from, cutoff, tr, &opt)
+	rep := newReport(dataset, source, TaskForYou, from, cutoff, tr, &opt)
 	rep.Synthetic = synthetic
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("test window [%s, %s]: %d customers who bought before and after the cut-off; %d target items, %d (%.0f %%) of them bought before too",
 			cutoff.Format(time.DateOnly), last.UTC().Format(time.DateOnly), len(cases), targets, repeats, 100*ratio(repeats, targets)),
 		"engine answers the server's home page for the customer (module for_you), which leaves out what they bought in the last 14 days and what is in their recent history; lone sources take their last 20 items as the session",
-		"data: UCI Online Retail (Chen, Sain & Guo 2012), CC BY 4.0",
 	)
+	rep.Notes = append(rep.Notes, notes...)
 	if err := evaluateInto(ctx, rep, tr, cases, &opt, forYouStrategies); err != nil {
 		return nil, err
 	}

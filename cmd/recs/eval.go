@@ -12,10 +12,10 @@ import (
 
 func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("eval")
-	dataset := fs.String("dataset", "online-retail", "online-retail (basket completion) or retailrocket (next item in a session)")
+	dataset := fs.String("dataset", "online-retail", "online-retail (basket completion or for_you), retailrocket (next item in a session), or jsonl (a shop's own export in the recs import format: basket completion or for_you)")
 	data := fs.String("data", "", "the data: the Online Retail CSV(.gz) or the RetailRocket directory; default the copy in ../shared/data")
-	task := fs.String("task", "basket_completion", "Online Retail: basket_completion (PDP bought_together) or for_you (home page of returning customers)")
-	cutoff := fs.String("cutoff", "", "Online Retail: train before, test from this time (RFC 3339); default 2011-09-01T00:00:00Z")
+	task := fs.String("task", "basket_completion", "online-retail and jsonl: basket_completion (PDP bought_together) or for_you (home page of returning customers)")
+	cutoff := fs.String("cutoff", "", "train before, test from this time (RFC 3339); default 2011-09-01T00:00:00Z for Online Retail, 80 % of the events' time span for jsonl")
 	ks := fs.String("k", "10,20", "list lengths to score, comma-separated")
 	seed := fs.Int("seed", 1, "seed of every random choice")
 	maxQueries := fs.Int("max-queries", 0, "evaluate a seeded sample of this many queries (0: all)")
@@ -51,8 +51,13 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 			dir = "../shared/data/retailrocket-sessions"
 		}
 		rep, err = eval.RunRetailRocket(ctx, dir, opt)
+	case "jsonl":
+		if *data == "" {
+			return usageError{"--dataset jsonl needs --data, the JSON Lines file (the format of recs import)"}
+		}
+		rep, err = eval.RunJSONL(ctx, *data, opt)
 	default:
-		return usageError{fmt.Sprintf("unknown --dataset %q: want online-retail or retailrocket", *dataset)}
+		return usageError{fmt.Sprintf("unknown --dataset %q: want online-retail, retailrocket or jsonl", *dataset)}
 	}
 	if err != nil {
 		return err
