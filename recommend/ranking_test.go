@@ -34,40 +34,50 @@ func TestRecentPurchaseSuppressed(t *testing.T) {
 	}
 }
 
+// servedDemoShop generates a demo shop, builds it for real (ranker
+// included) into an embedded store and serves it with a fresh engine.
+func servedDemoShop(tb testing.TB, opt demo.Options) (*demo.Shop, *memstore.Store, *Engine) {
+	tb.Helper()
+	shop := demo.Generate(opt)
+	st := memstore.New()
+	if err := st.UpsertItems(tb.Context(), shop.Items); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := st.AppendEvents(tb.Context(), shop.Events); err != nil {
+		tb.Fatal(err)
+	}
+	publishBuild(tb, st, "v1")
+	e, err := New(Config{SourceBudget: time.Second}, st, metrics.NewSet())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(e.Close)
+	if _, err := e.Refresh(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+	return shop, st, e
+}
+
+func publishBuild(tb testing.TB, st *memstore.Store, version string) {
+	tb.Helper()
+	b, rep, err := build.Run(tb.Context(), st, build.Options{Seed: 1, Version: version, SkipItem2Vec: true}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if rep.Ranker.SkippedWhy != "" {
+		tb.Fatalf("ranker not trained: %s", rep.Ranker.SkippedWhy)
+	}
+	if err := st.PublishBuild(tb.Context(), b); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // TestServedBuildIsRankedByItsModel builds a small demo shop for real,
 // serves it, and checks the model is loaded, explains itself, and is
 // swapped by the next build.
 func TestServedBuildIsRankedByItsModel(t *testing.T) {
-	shop := demo.Generate(demo.Options{Items: 400, Days: 30, Visitors: 1200})
-	st := memstore.New()
 	ctx := t.Context()
-	if err := st.UpsertItems(ctx, shop.Items); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.AppendEvents(ctx, shop.Events); err != nil {
-		t.Fatal(err)
-	}
-	publish := func(version string) {
-		b, rep, err := build.Run(ctx, st, build.Options{Seed: 1, Version: version, SkipItem2Vec: true}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Ranker.SkippedWhy != "" {
-			t.Fatalf("ranker not trained: %s", rep.Ranker.SkippedWhy)
-		}
-		if err := st.PublishBuild(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	publish("v1")
-	e, err := New(Config{SourceBudget: time.Second}, st, metrics.NewSet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if _, err := e.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
+	shop, st, e := servedDemoShop(t, demo.Options{Items: 400, Days: 30, Visitors: 1200})
 	first := e.Ranker()
 	if first.Model() == nil || first.Stats().Len() == 0 {
 		t.Fatal("the build's model or item stats were not loaded")
@@ -106,7 +116,7 @@ func TestServedBuildIsRankedByItsModel(t *testing.T) {
 	if explained == 0 {
 		t.Fatal("no item names the features that ranked it")
 	}
-	publish("v2")
+	publishBuild(t, st, "v2")
 	if changed, err := e.Refresh(ctx); err != nil || !changed {
 		t.Fatalf("refresh to v2: changed %v, %v", changed, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -109,7 +110,10 @@ type Engine struct {
 	// rank orders candidates: the model and item statistics of the served
 	// build, swapped whole on a new build.
 	rank    atomic.Pointer[ranker.Ranker]
-	scratch sync.Pool // *ranker.Scratch
+	// pages recycles the per-request buffers (page indexes, candidates,
+	// item batches, ranking scratch): a request allocates little beyond
+	// its response.
+	pages sync.Pool // *page
 }
 
 // New returns an engine over a store, with its caches and session state.
@@ -145,7 +149,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, vectors: vectors, sessions: sessions, metrics: set}
-	e.scratch.New = func() any { return new(ranker.Scratch) }
+	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
 	none := "none"
 	e.version.Store(&none)
 	e.rank.Store(ranker.New(cfg.Ranker, nil, nil))
@@ -279,7 +283,10 @@ type source struct {
 	weight float64
 	// fallback sources only top up a module its own sources leave short.
 	fallback bool
-	load   func(ctx context.Context) ([]catalog.Scored, error)
+	// key names the list in the list cache ("" if not cached): a hit is
+	// read inline, without a goroutine.
+	key  string
+	load func(ctx context.Context) ([]catalog.Scored, error)
 }
 
 // Fusion weights. Primary sources decide the order; fallbacks only fill a
@@ -296,16 +303,18 @@ const (
 )
 
 func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, slot ranker.Source, w float64) source {
-	return source{reason: reason, slot: slot, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, cache.NeighborsKey(kind, id), func(ctx context.Context) ([]catalog.Scored, error) {
+	key := cache.NeighborsKey(kind, id)
+	return source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
 			return e.store.Neighbors(ctx, kind, id, e.cfg.ListLen)
 		})
 	}}
 }
 
 func (e *Engine) popular(scope, reason string, w float64) source {
-	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, cache.PopularKey(scope), func(ctx context.Context) ([]catalog.Scored, error) {
+	key := cache.PopularKey(scope)
+	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
 			return e.store.Popular(ctx, scope, e.cfg.ListLen)
 		})
 	}}
@@ -330,8 +339,9 @@ func (e *Engine) itemVector(ctx context.Context, id string) ([]float32, error) {
 // (pgvector HNSW in PostgreSQL): content for new items, blended with
 // behaviour for items with history. An item without a vector has none.
 func (e *Engine) similarContent(id string, w float64) source {
-	return source{reason: "similar_content", slot: ranker.SrcContent, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, contentKey(id), func(ctx context.Context) ([]catalog.Scored, error) {
+	key := contentKey(id)
+	return source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
 			v, err := e.itemVector(ctx, id)
 			if err != nil || v == nil {
 				return []catalog.Scored{}, err
@@ -377,6 +387,12 @@ func (e *Engine) gather(ctx context.Context, srcs []source) [][]catalog.Scored {
 	out := make([][]catalog.Scored, len(srcs))
 	var wg sync.WaitGroup
 	for i := range srcs {
+		if srcs[i].key != "" {
+			if l, ok := e.lists.Peek(srcs[i].key); ok {
+				out[i] = l
+				continue
+			}
+		}
 		wg.Go(func() {
 			start := time.Now()
 			c, cancel := context.WithTimeout(ctx, e.cfg.SourceBudget)
@@ -394,75 +410,138 @@ func (e *Engine) gather(ctx context.Context, srcs []source) [][]catalog.Scored {
 	return out
 }
 
+// page is every candidate list gathered for a page, indexed once: each
+// item seen gets a slot holding its best place in each source family (a
+// ranker feature: a `similar` candidate also knows it is bought with the
+// anchor). Modules fuse their own range of the lists.
+type page struct {
+	srcs  []source
+	lists [][]catalog.Scored
+	slot  map[string]int32
+	ids   []string
+	hits  [][ranker.NumSources]ranker.Hit
+
+	// Buffers of the modules, reused one module after another.
+	idx        []int32
+	own, fill  []candidate
+	items      map[string]*catalog.Item
+	batch      []string
+	candidates []ranker.Candidate
+	rank       ranker.Scratch
+}
+
+// maxPooledSlots bounds what a page keeps for the next request, so one
+// huge request does not pin its buffers for good.
+const maxPooledSlots = 1 << 14
+
+// newPage indexes the lists of a page into a recycled page; release
+// gives it back.
+func (e *Engine) newPage(srcs []source, lists [][]catalog.Scored) *page {
+	p := e.pages.Get().(*page)
+	p.srcs, p.lists = srcs, lists
+	clear(p.slot)
+	p.ids, p.hits = p.ids[:0], p.hits[:0]
+	for i, l := range lists {
+		fam := srcs[i].slot
+		for r, sc := range l {
+			j, ok := p.slot[sc.ItemID]
+			if !ok {
+				j = int32(len(p.ids))
+				p.slot[sc.ItemID] = j
+				p.ids = append(p.ids, sc.ItemID)
+				p.hits = append(p.hits, ranker.NoHits)
+			}
+			if h := &p.hits[j][fam]; h.Rank < 0 || int32(r) < h.Rank {
+				h.Rank, h.Score = int32(r), float32(sc.Score)
+			}
+		}
+	}
+	return p
+}
+
+func (e *Engine) release(p *page) {
+	if len(p.ids) > maxPooledSlots {
+		return
+	}
+	p.srcs, p.lists = nil, nil
+	clear(p.candidates[:cap(p.candidates)]) // drop item pointers
+	e.pages.Put(p)
+}
+
+// hitsOf is an item's hits, NoHits if no list of the page has it.
+func (p *page) hitsOf(id string) [ranker.NumSources]ranker.Hit {
+	if j, ok := p.slot[id]; ok {
+		return p.hits[j]
+	}
+	return ranker.NoHits
+}
+
+// candidate is one item proposed for a module.
 type candidate struct {
-	id      string
-	score   float64
-	reasons []string
+	id    string
+	score float64
+	// from has bit i set when the module's i-th source proposed it (the
+	// reasons, spelt out only for the items returned).
+	from uint64
 	// fallback: only fallback sources proposed it.
 	fallback bool
 }
 
-// fuse merges lists by weighted reciprocal rank, best first.
-func fuse(srcs []source, lists [][]catalog.Scored) []candidate {
-	n := 0
-	for _, l := range lists {
-		n += len(l)
+// fuse merges the page's lists [lo, hi) by weighted reciprocal rank into
+// the module's own candidates and those only fallbacks proposed, each
+// best first. Both alias the page's buffers until the next fuse.
+func (p *page) fuse(lo, hi int) (own, fill []candidate) {
+	if cap(p.idx) < len(p.ids) {
+		p.idx = make([]int32, len(p.ids))
 	}
-	idx := make(map[string]int, n)
-	out := make([]candidate, 0, n)
-	for i, l := range lists {
-		for r, sc := range l {
-			s := srcs[i].weight / (rrfK + float64(r))
-			j, ok := idx[sc.ItemID]
-			if !ok {
-				idx[sc.ItemID] = len(out)
-				out = append(out, candidate{id: sc.ItemID, score: s, reasons: []string{srcs[i].reason}, fallback: srcs[i].fallback})
+	idx := p.idx[:len(p.ids)] // slot -> 1 + index in out
+	clear(idx)
+	out := p.own[:0]
+	for i := lo; i < hi; i++ {
+		src := &p.srcs[i]
+		bit := uint64(1) << min(i-lo, 63)
+		for r, sc := range p.lists[i] {
+			s := src.weight / (rrfK + float64(r))
+			j := p.slot[sc.ItemID]
+			if idx[j] == 0 {
+				out = append(out, candidate{id: sc.ItemID, score: s, from: bit, fallback: src.fallback})
+				idx[j] = int32(len(out))
 				continue
 			}
-			out[j].score += s
-			out[j].fallback = out[j].fallback && srcs[i].fallback
-			if !slices.Contains(out[j].reasons, srcs[i].reason) {
-				out[j].reasons = append(out[j].reasons, srcs[i].reason)
-			}
+			c := &out[idx[j]-1]
+			c.score += s
+			c.from |= bit
+			c.fallback = c.fallback && src.fallback
 		}
 	}
-	slices.SortStableFunc(out, func(a, b candidate) int { return cmp.Compare(b.score, a.score) })
-	return out
-}
-
-// pageHits is every candidate's best place in each source family over all
-// the lists gathered for a page: a `similar` candidate also knows it is
-// bought with the anchor. The ranker's features read it.
-type pageHits map[string]*[ranker.NumSources]ranker.Hit
-
-func newPageHits(srcs []source, lists [][]catalog.Scored) pageHits {
-	n := 0
-	for _, l := range lists {
-		n += len(l)
-	}
-	h := make(pageHits, n)
-	for i, l := range lists {
-		slot := srcs[i].slot
-		for r, sc := range l {
-			hs := h[sc.ItemID]
-			if hs == nil {
-				v := ranker.NoHits
-				hs = &v
-				h[sc.ItemID] = hs
-			}
-			if cur := &hs[slot]; cur.Rank < 0 || int32(r) < cur.Rank {
-				cur.Rank, cur.Score = int32(r), float32(sc.Score)
-			}
+	fill = p.fill[:0]
+	own = out[:0]
+	for _, c := range out {
+		if c.fallback {
+			fill = append(fill, c)
+		} else {
+			own = append(own, c)
 		}
 	}
-	return h
+	byScore := func(a, b candidate) int { return cmp.Compare(b.score, a.score) }
+	slices.SortStableFunc(own, byScore)
+	slices.SortStableFunc(fill, byScore)
+	p.own, p.fill = out, fill
+	return own, fill
 }
 
-func (h pageHits) of(id string) [ranker.NumSources]ranker.Hit {
-	if hs := h[id]; hs != nil {
-		return *hs
+// reasons names the sources of the range [lo, hi) that proposed a
+// candidate, each once, followed by extra.
+func (p *page) reasons(lo int, from uint64, extra []string) []string {
+	out := make([]string, 0, 4+len(extra))
+	for from != 0 {
+		i := bits.TrailingZeros64(from)
+		from &^= 1 << i
+		if r := p.srcs[lo+i].reason; !slices.Contains(out, r) {
+			out = append(out, r)
+		}
 	}
-	return ranker.NoHits
+	return append(out, extra...)
 }
 
 // module ranks the fused candidates of one module. The candidates of the
@@ -470,30 +549,22 @@ func (h pageHits) of(id string) [ranker.NumSources]ranker.Hit {
 // (popularity) proposed fill what the filters leave short, so a module is
 // never empty while anything is in stock, and never filled with popular
 // items when relevant ones exist.
-func (e *Engine) module(ctx context.Context, id string, limit int, cands []candidate, hits pageHits, rc *ranker.Context) Module {
+func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, hi int, rc *ranker.Context) Module {
 	defer e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`).UpdateDuration(time.Now())
 	rk := e.rank.Load()
-	own := make([]candidate, 0, len(cands))
+	own, fill := p.fuse(lo, hi)
 	if pins := rk.Config().Pins[id]; len(pins) > 0 {
 		// Pinned items rank only if they are candidates.
-		for _, p := range pins {
-			own = append(own, candidate{id: p, reasons: []string{}})
+		withPins := make([]candidate, 0, len(pins)+len(own))
+		for _, pin := range pins {
+			withPins = append(withPins, candidate{id: pin})
 		}
+		own = append(withPins, own...)
 	}
-	var fill []candidate
-	for _, c := range cands {
-		if c.fallback {
-			fill = append(fill, c)
-		} else {
-			own = append(own, c)
-		}
-	}
-	s := e.scratch.Get().(*ranker.Scratch)
-	defer e.scratch.Put(s)
 	m := Module{ID: id, Items: make([]Item, 0, limit)}
-	m.Items = e.rankTier(ctx, rk, id, limit, own, hits, rc, s, m.Items)
+	m.Items = e.rankTier(ctx, rk, id, limit, own, p, lo, rc, m.Items)
 	if len(m.Items) < limit && len(fill) > 0 {
-		m.Items = e.rankTier(ctx, rk, id, limit-len(m.Items), fill, hits, rc, s, m.Items)
+		m.Items = e.rankTier(ctx, rk, id, limit-len(m.Items), fill, p, lo, rc, m.Items)
 	}
 	return m
 }
@@ -501,55 +572,54 @@ func (e *Engine) module(ctx context.Context, id string, limit int, cands []candi
 // rankTier reads the first RankDepth candidates from the item cache and
 // ranks them; when the filters leave fewer than limit, it reads deeper.
 // It appends the result to dst.
-func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, hits pageHits, rc *ranker.Context, s *ranker.Scratch, dst []Item) []Item {
-	n := min(len(cands), e.cfg.RankDepth)
-	items := make(map[string]*catalog.Item, n)
-	ids := make([]string, 0, n)
-	rcs := make([]ranker.Candidate, 0, n)
+func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, p *page, lo int, rc *ranker.Context, dst []Item) []Item {
+	if p.items == nil {
+		p.items = make(map[string]*catalog.Item, e.cfg.RankDepth)
+	}
+	items := p.items
+	clear(items)
+	rcs := p.candidates[:0]
 	var ranked []ranker.Ranked
-	for depth := n; ; depth = min(len(cands), 2*depth) {
-		ids = ids[:0]
+	for depth := min(len(cands), e.cfg.RankDepth); ; depth = min(len(cands), 2*depth) {
+		p.batch = p.batch[:0]
 		for _, c := range cands[len(rcs):depth] {
-			ids = append(ids, c.id)
+			p.batch = append(p.batch, c.id)
 		}
-		if err := e.items.Get(ctx, ids, items); err != nil {
+		if err := e.items.Get(ctx, p.batch, items); err != nil {
 			// Go on with the cached items: a degraded module beats none.
 			e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 		}
 		for _, c := range cands[len(rcs):depth] {
-			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: items[c.id], Hits: hits.of(c.id), Prior: c.score, Reasons: c.reasons})
+			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: items[c.id], Hits: p.hitsOf(c.id), Prior: c.score})
 		}
-		ranked = rk.Rank(rc, id, rcs, limit, s)
+		ranked = rk.Rank(rc, id, rcs, limit, &p.rank)
 		if len(ranked) >= limit || depth == len(cands) {
 			break
 		}
 	}
 	for _, r := range ranked {
-		dst = append(dst, display(rcs[r.Index].Item, r.Score, r.Reasons))
+		dst = append(dst, display(rcs[r.Index].Item, r.Score, p.reasons(lo, cands[r.Index].from, r.Reasons)))
 	}
+	p.candidates = rcs
 	return dst
 }
 
 // ordered keeps the visitor's own list (recently viewed) in its order,
 // without what may not be shown.
-func (e *Engine) ordered(ctx context.Context, id string, limit int, cands []candidate, rc *ranker.Context) Module {
+func (e *Engine) ordered(ctx context.Context, id, reason string, limit int, ids []string, rc *ranker.Context) Module {
 	m := Module{ID: id, Items: make([]Item, 0, limit)}
-	ids := make([]string, len(cands))
-	for i, c := range cands {
-		ids[i] = c.id
-	}
 	items := make(map[string]*catalog.Item, len(ids))
 	if err := e.items.Get(ctx, ids, items); err != nil {
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 	}
 	rk := e.rank.Load()
-	for _, c := range cands {
+	for i, x := range ids {
 		if len(m.Items) == limit {
 			break
 		}
-		cand := ranker.Candidate{ID: c.id, Item: items[c.id]}
+		cand := ranker.Candidate{ID: x, Item: items[x]}
 		if rk.Drop(rc, &cand) == "" {
-			m.Items = append(m.Items, display(cand.Item, c.score, c.reasons))
+			m.Items = append(m.Items, display(cand.Item, 1/float64(i+1), []string{reason}))
 		}
 	}
 	return m
@@ -651,14 +721,12 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	together := append([]source{e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", ranker.SrcCoPurchase, weightPrimary)}, fb...)
 	all := append(slices.Clone(similar), together...)
 	all = append(all, recentViews(recent))
-	lists := e.gather(ctx, all)
-	hits := newPageHits(all, lists)
-	simC := fuse(similar, lists[:len(similar)])
-	togC := fuse(together, lists[len(similar):len(similar)+len(together)])
+	p := e.newPage(all, e.gather(ctx, all))
+	defer e.release(p)
 	rc := e.rankContext(ctx, &r, []*catalog.Item{a}, recent, exclusions(anchors))
 	return []Module{
-		e.module(ctx, "similar", r.Limit, simC, hits, rc),
-		e.module(ctx, "bought_together", r.Limit, togC, hits, rc),
+		e.module(ctx, "similar", r.Limit, p, 0, len(similar), rc),
+		e.module(ctx, "bought_together", r.Limit, p, len(similar), len(similar)+len(together), rc),
 	}, nil
 }
 
@@ -705,14 +773,14 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	srcs = append(srcs, e.fallbacks(cats...)...)
 	recent := e.recent(ctx, r)
 	all := append(slices.Clone(srcs), recentViews(recent))
-	lists := e.gather(ctx, all)
-	cands := fuse(srcs, lists[:len(srcs)])
+	p := e.newPage(all, e.gather(ctx, all))
+	defer e.release(p)
 	ex := exclusions(anchors)
 	for _, id := range r.ItemIDs {
 		ex[id] = true
 	}
 	rc := e.rankContext(ctx, &r, cart, recent, ex)
-	return []Module{e.module(ctx, "cross_sell", r.Limit, cands, newPageHits(all, lists), rc)}, nil
+	return []Module{e.module(ctx, "cross_sell", r.Limit, p, 0, len(srcs), rc)}, nil
 }
 
 // recent returns the visitor's recent interactions, newest first. A
@@ -777,14 +845,12 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	}
 	all := append(slices.Clone(forYou), trending...)
 	all = append(all, recentViews(recent))
-	lists := e.gather(ctx, all)
-	hits := newPageHits(all, lists)
-	fyC := fuse(forYou, lists[:len(forYou)])
-	trC := fuse(trending, lists[len(forYou):len(forYou)+len(trending)])
-	var rvC []candidate
+	p := e.newPage(all, e.gather(ctx, all))
+	defer e.release(p)
+	var viewed []string
 	for _, x := range recent {
 		if x.Type == catalog.EventViewItem {
-			rvC = append(rvC, candidate{id: x.ItemID, score: 1 / float64(len(rvC)+1), reasons: []string{"recently_viewed"}})
+			viewed = append(viewed, x.ItemID)
 		}
 	}
 	// Items the visitor just interacted with are not news to them.
@@ -796,9 +862,9 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	rcAll := *rc
 	rcAll.Exclude = nil
 	return []Module{
-		e.module(ctx, "for_you", r.Limit, fyC, hits, rc),
-		e.module(ctx, "trending", r.Limit, trC, hits, &rcAll),
-		e.ordered(ctx, "recently_viewed", r.Limit, rvC, &rcAll),
+		e.module(ctx, "for_you", r.Limit, p, 0, len(forYou), rc),
+		e.module(ctx, "trending", r.Limit, p, len(forYou), len(forYou)+len(trending), &rcAll),
+		e.ordered(ctx, "recently_viewed", "recently_viewed", r.Limit, viewed, &rcAll),
 	}, nil
 }
 
@@ -810,13 +876,14 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	recent := e.recent(ctx, r)
 	srcs := append(e.sessionSources(recent), e.popular(candidates.ScopeAll7d, "popular", weightCategory), recentViews(recent))
-	lists := e.gather(ctx, srcs)
-	cands := fuse(srcs, lists)
+	p := e.newPage(srcs, e.gather(ctx, srcs))
+	defer e.release(p)
+	own, fill := p.fuse(0, len(srcs))
+	cands := append(own, fill...)
 	byID := make(map[string]*candidate, len(cands))
 	for i := range cands {
 		byID[cands[i].id] = &cands[i]
 	}
-	hits := newPageHits(srcs, lists)
 	items, err := e.anchors(ctx, r.ItemIDs)
 	if err != nil {
 		// Items not cached score as unsellable, and may sink only MaxMove
@@ -829,13 +896,14 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	var x ranker.Vector
 	for i, id := range r.ItemIDs {
 		it := items[id]
-		rcand := ranker.Candidate{ID: id, Item: it, Hits: hits.of(id), Reasons: []string{}}
+		rcand := ranker.Candidate{ID: id, Item: it, Hits: p.hitsOf(id)}
+		reasons := []string{}
 		if c := byID[id]; c != nil {
-			rcand.Prior, rcand.Reasons = c.score, c.reasons
+			rcand.Prior, reasons = c.score, p.reasons(0, c.from, nil)
 		}
-		s := Item{ItemID: id, Reasons: rcand.Reasons}
+		s := Item{ItemID: id, Reasons: reasons}
 		if it != nil {
-			s = display(it, 0, rcand.Reasons)
+			s = display(it, 0, reasons)
 		}
 		if why := rk.Drop(rc, &rcand); why != "" {
 			s.Score, s.Reasons = -1, []string{"not_sellable:" + why}
