@@ -51,9 +51,6 @@
 
   // ---- identity and consent -------------------------------------------
   var aid = '';
-  // Without consent events still need a session id: this one lives in
-  // memory for one page view and is never stored.
-  var pageId = 'p-' + rand();
 
   function rand() {
     var b = new Uint8Array(12);
@@ -135,8 +132,7 @@
     };
     if (o.requestId) ev.request_id = o.requestId;
     if (o.orderId) ev.order_id = o.orderId;
-    if (!cfg.consent) ev.session_id = pageId;
-    visitor(function (k, v) { ev[k] = v; });
+    visitor(function (k, v) { ev[k] = v; }); // without consent: no ids at all
     var body = JSON.stringify(ev), url = cfg.endpoint + '/v1/events';
     try {
       // A beacon survives the navigation a click starts; it cannot carry
