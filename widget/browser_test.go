@@ -896,7 +896,11 @@ func TestDemoShopShowsEveryPlacement(t *testing.T) {
 	bought := readModules(t, ctx, `[data-recs-placement="pdp"]`)[0].Cards[0].Item
 	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-recs-module="similar"] .recs-link`)))
 	productPage(bought)
+	if got := eval[bool](t, ctx, `document.getElementById('consent-banner').getBoundingClientRect().height === 0`); !got {
+		t.Error("the consent banner is still shown after the visitor answered")
+	}
 	if *screenshotPath != "" {
+		do(t, ctx, chromedp.EmulateViewport(1200, 1240), chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			t.Fatal(err)
