@@ -91,4 +91,8 @@ type Event struct {
 	Query     string      `json:"query,omitempty"`
 	Channel   string      `json:"channel,omitempty"`
 	Device    string      `json:"device,omitempty"`
+	// RequestID is the request_id of the recommendation response the
+	// shopper acted on (a click on a recommended item), so later purchases
+	// can be attributed to recommendations; empty for other events.
+	RequestID string `json:"request_id,omitempty"`
 }

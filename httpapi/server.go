@@ -18,6 +18,7 @@ import (
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/ingest"
 	"github.com/recs-server/recs/recommend"
+	"github.com/recs-server/recs/widget"
 )
 
 // Store is what the HTTP layer needs from a store.
@@ -83,6 +84,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics.Set
 	srv     *fasthttp.Server
+	assets  *widget.Assets // widget.js and the demo shop page
 	// base is cancelled on shutdown; every request context derives from it.
 	base   context.Context
 	cancel context.CancelFunc
@@ -93,6 +95,7 @@ type Server struct {
 func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *metrics.Set) *Server {
 	s := &Server{cfg: cfg.withDefaults(), store: st, engine: engine, log: log, metrics: set}
 	s.events = ingest.New(st, groupCommitMax, set)
+	s.assets = widget.New()
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
@@ -207,9 +210,14 @@ func (s *Server) route(path string) (route, bool) {
 		return route{"cart", "POST", s.cart}, true
 	case "/v1/rank":
 		return route{"rank", "POST", s.rank}, true
+	case "/widget.js":
+		return route{"widget", "GET", s.assets.Widget}, true
 	}
 	if strings.HasPrefix(path, "/v1/items/") {
 		return route{"item_get", "GET", s.getItem}, true
+	}
+	if path == "/demo" || strings.HasPrefix(path, "/demo/") {
+		return route{"demo", "GET", s.assets.Demo}, true
 	}
 	return route{}, false
 }
