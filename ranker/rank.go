@@ -38,7 +38,8 @@ type Config struct {
 	RecentPurchaseWindow Duration `json:"recent_purchase_window,omitempty"`
 	// MaxPerCategory and MaxPerBrand cap one module's items per top-level
 	// category and per brand, for diversity; they give way only when the
-	// module would otherwise be short. Defaults 0 (no cap) and 3.
+	// module would otherwise be short. Defaults 0 (no cap) and 3;
+	// negative: no cap.
 	MaxPerCategory int `json:"max_per_category,omitempty"`
 	MaxPerBrand    int `json:"max_per_brand,omitempty"`
 	// Items with a refund rate above RefundRateAbove, or fewer than
@@ -120,8 +121,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("ranker: blend %q: prob and margin must be non-negative and not both 0", id)
 		}
 	}
-	if c.MaxPerCategory < 0 || c.MaxPerBrand < 0 || c.LowStockBelow < 0 {
-		return fmt.Errorf("ranker: max_per_category, max_per_brand and low_stock_below must not be negative")
+	if c.LowStockBelow < 0 {
+		return fmt.Errorf("ranker: low_stock_below must not be negative")
 	}
 	for _, f := range []float64{c.RefundFactor, c.LowStockFactor} {
 		if f < 0 || f > 1 {
@@ -290,7 +291,7 @@ func byScore(a, b Ranked) int {
 // of those the caps held back.
 func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []Ranked {
 	s.out = s.out[:0]
-	if r.cfg.MaxPerCategory == 0 && r.cfg.MaxPerBrand == 0 {
+	if r.cfg.MaxPerCategory <= 0 && r.cfg.MaxPerBrand <= 0 {
 		return append(s.out, s.ranked[:min(limit, len(s.ranked))]...)
 	}
 	if s.counts == nil {

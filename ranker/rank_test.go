@@ -189,7 +189,7 @@ func TestConfigValidate(t *testing.T) {
 	bad := []Config{
 		{Blends: map[string]Blend{"similar": {Prob: -1, Margin: 1}}},
 		{Blends: map[string]Blend{"similar": {}}},
-		{MaxPerBrand: -1},
+		{LowStockBelow: -1},
 		{RefundFactor: 2},
 		{Boosts: []Boost{{Factor: 2}}},
 	}
