@@ -188,7 +188,7 @@ func TestOnlineRetailForYouSubset(t *testing.T) {
 	needData(t, onlineRetailPath)
 	opt := ciOnlineRetail()
 	opt.Task = TaskForYou
-	opt.MaxQueries = 500
+	opt.MaxQueries = 300
 	rep, err := RunOnlineRetail(t.Context(), onlineRetailPath, opt)
 	if err != nil {
 		t.Fatal(err)
