@@ -21,6 +21,7 @@ import (
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/embeddings"
+	"github.com/recs-server/recs/ranker"
 )
 
 // Source is what the build reads: the catalogue and a window of events,
@@ -75,6 +76,8 @@ type Options struct {
 	// above override the fields of the same name when set.
 	CoOccurrence candidates.CoOptions
 	Popularity   candidates.PopularityOptions
+	// Ranker tunes the purchase-probability model.
+	Ranker RankerOptions
 }
 
 // Report says what a build read and made, and how long each stage took.
@@ -91,8 +94,10 @@ type Report struct {
 	CoPurchaseLists    int
 	CoViewLists        int
 	PopularityScopes   int
+	StatsItems         int // items with ranker statistics
+	Ranker             RankerReport
 
-	Read, Content, Item2Vec, Cooccurrence, Popularity, Total time.Duration
+	Read, Content, Item2Vec, Cooccurrence, Popularity, RankerTime, Total time.Duration
 }
 
 // String is a multi-line summary for progress output.
@@ -108,6 +113,12 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "  item2vec     %8s  %d sequences, %d items with behaviour\n", round(r.Item2Vec), r.Sequences, r.BehaviourVectors)
 	fmt.Fprintf(&b, "  cooccurrence %8s  %d co-purchase lists, %d co-view lists\n", round(r.Cooccurrence), r.CoPurchaseLists, r.CoViewLists)
 	fmt.Fprintf(&b, "  popularity   %8s  %d scopes\n", round(r.Popularity), r.PopularityScopes)
+	if r.Ranker.SkippedWhy != "" {
+		fmt.Fprintf(&b, "  ranker       %8s  not trained: %s\n", round(r.RankerTime), r.Ranker.SkippedWhy)
+	} else {
+		fmt.Fprintf(&b, "  ranker       %8s  %d contexts (%.0f candidates each) after %s; validation %s\n", round(r.RankerTime),
+			r.Ranker.Contexts, r.Ranker.CandidatesPerQuery, r.Ranker.Cutoff.UTC().Format(time.DateOnly), r.Ranker.Validation)
+	}
 	fmt.Fprintf(&b, "  total        %8s", round(r.Total))
 	return b.String()
 }
@@ -163,8 +174,10 @@ func Run(ctx context.Context, src Source, opt Options, log *slog.Logger) (*catal
 		}
 	}
 	hist := candidates.NewHistory(items, opt.DataFrom, opt.DataTo)
+	stats := ranker.NewStatsBuilder(opt.DataTo)
 	err = src.ScanEvents(ctx, opt.DataFrom, opt.DataTo, func(e *catalog.Event) error {
 		hist.Add(e)
+		stats.Add(e)
 		return nil
 	})
 	if err != nil {
@@ -246,6 +259,36 @@ func Run(ctx context.Context, src Source, opt Options, log *slog.Logger) (*catal
 	rep.Popularity = time.Since(stage)
 	log.Info("build popularity", "scopes", rep.PopularityScopes, "took", rep.Popularity)
 
+	// The ranker: item statistics for serving, and the model learned on
+	// the end of the window.
+	stage = time.Now()
+	st := stats.Stats()
+	rep.StatsItems = st.Len()
+	statsBlob, err := st.MarshalBinary()
+	if err != nil {
+		return nil, nil, fmt.Errorf("serialise item stats: %w", err)
+	}
+	models := []catalog.Model{{Kind: embeddings.ContentModelKind, Blob: blob}, {Kind: ranker.StatsModelKind, Blob: statsBlob}}
+	if !opt.Ranker.Skip {
+		m, rr, err := trainRanker(ctx, src, items, content, opt, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep.Ranker = rr
+		if m != nil {
+			mb, err := m.MarshalBinary()
+			if err != nil {
+				return nil, nil, fmt.Errorf("serialise ranker: %w", err)
+			}
+			models = append(models, catalog.Model{Kind: ranker.ModelKind, Blob: mb})
+		} else {
+			log.Warn("build ranker not trained; the server ranks by candidate order", "why", rr.SkippedWhy)
+		}
+	} else {
+		rep.Ranker.SkippedWhy = "skipped by option"
+	}
+	rep.RankerTime = time.Since(stage)
+
 	// Every part non-nil, so publishing replaces the previous build's.
 	if coPurchase == nil {
 		coPurchase = []catalog.NeighborList{}
@@ -264,7 +307,7 @@ func Run(ctx context.Context, src Source, opt Options, log *slog.Logger) (*catal
 			catalog.CoView:     coView,
 		},
 		Popularity: pop,
-		Models:     []catalog.Model{{Kind: embeddings.ContentModelKind, Blob: blob}},
+		Models:     models,
 	}
 	rep.Total = time.Since(start)
 	log.Info("build done", "version", opt.Version, "took", rep.Total)

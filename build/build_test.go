@@ -13,6 +13,7 @@ import (
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/embeddings"
+	"github.com/recs-server/recs/ranker"
 	"github.com/recs-server/recs/memstore"
 )
 
@@ -135,8 +136,8 @@ func TestBuildDerivesTablesVectorsAndModel(t *testing.T) {
 			t.Errorf("scope %s is empty or missing (scopes: %v)", s, scopes)
 		}
 	}
-	if len(b.Models) != 1 || b.Models[0].Kind != embeddings.ContentModelKind {
-		t.Fatalf("models %+v", b.Models)
+	if len(b.Models) < 2 || b.Models[0].Kind != embeddings.ContentModelKind || b.Models[1].Kind != ranker.StatsModelKind {
+		t.Fatalf("%d models; want the content model, the item stats, then the ranker if trained", len(b.Models))
 	}
 	var m embeddings.ContentModel
 	if err := m.UnmarshalBinary(b.Models[0].Blob); err != nil {

@@ -7,12 +7,27 @@ import (
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/demo"
 	"github.com/recs-server/recs/embeddings"
+	"github.com/recs-server/recs/ranker"
 )
 
 func TestBuildOnDemoShop(t *testing.T) {
 	shop := demo.Generate(demo.Options{Items: 600, Days: 30, Visitors: 1500})
 	b, rep := run(t, store(t, shop.Items, shop.Events), Options{Seed: 1, CreatedAt: end})
 	t.Logf("\n%s", rep)
+
+	// The ranker learns something real: out of time, it must beat the
+	// base rate and rank positives above negatives far more often than not.
+	v := rep.Ranker.Validation
+	if rep.Ranker.SkippedWhy != "" || v.Examples == 0 || v.LogLoss >= v.BaseLogLoss || v.AUC < 0.65 {
+		t.Errorf("ranker %q: validation %v; want log loss below the base rate and AUC >= 0.65", rep.Ranker.SkippedWhy, v)
+	}
+	kinds := map[string]bool{}
+	for _, m := range b.Models {
+		kinds[m.Kind] = true
+	}
+	if !kinds[ranker.ModelKind] || !kinds[ranker.StatsModelKind] {
+		t.Errorf("models %v: want the ranker and its item stats", kinds)
+	}
 
 	vecs := make(map[string][]float32, len(b.Vectors))
 	for _, v := range b.Vectors {

@@ -249,6 +249,16 @@ func (c *Derived[V]) Get(ctx context.Context, key string, load func(context.Cont
 	}
 }
 
+// Peek returns the cached value for key without loading it: the request
+// path answers cache hits inline and starts a goroutine only for misses.
+func (c *Derived[V]) Peek(key string) (V, bool) {
+	v, ok := c.c.Get(key)
+	if ok {
+		c.hits.Inc()
+	}
+	return v, ok
+}
+
 // Del drops one value, e.g. of an item whose vector changed.
 func (c *Derived[V]) Del(key string) {
 	c.gen.Add(1)

@@ -112,9 +112,18 @@ func TestListsClearOnNewBuild(t *testing.T) {
 		loads.Add(1)
 		return []catalog.Scored{{ItemID: "x"}}, nil
 	}
+	if _, ok := c.Peek(PopularKey("all:7d")); ok {
+		t.Fatal("peek found a list never loaded")
+	}
 	c.Get(t.Context(), PopularKey("all:7d"), load)
 	c.Get(t.Context(), PopularKey("all:7d"), load)
+	if l, ok := c.Peek(PopularKey("all:7d")); !ok || len(l) != 1 {
+		t.Fatalf("peek after a load: %v %v", l, ok)
+	}
 	c.Clear()
+	if _, ok := c.Peek(PopularKey("all:7d")); ok {
+		t.Fatal("peek found a list after Clear")
+	}
 	c.Get(t.Context(), PopularKey("all:7d"), load)
 	if n := loads.Load(); n != 2 {
 		t.Fatalf("loads = %d, want 2 (one before and one after Clear)", n)

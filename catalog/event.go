@@ -91,6 +91,10 @@ type Event struct {
 	Query     string      `json:"query,omitempty"`
 	Channel   string      `json:"channel,omitempty"`
 	Device    string      `json:"device,omitempty"`
+	// RequestID is the request_id of the recommendation response the
+	// shopper acted on (a click on a recommended item), so later purchases
+	// can be attributed to recommendations; empty for other events.
+	RequestID string `json:"request_id,omitempty"`
 	// Consent is the shopper's personalisation consent as the storefront
 	// reported it with the event; absent means given. An event without
 	// consent is stored without its session and user ids (see

@@ -194,6 +194,11 @@ func (e *Event) Validate() error {
 			return err
 		}
 	}
+	if e.RequestID != "" {
+		if err := CheckID("request_id", e.RequestID); err != nil {
+			return err
+		}
+	}
 	if len(e.Items) > MaxEventItems {
 		return fieldErr("items", "has %d lines, the limit is %d", len(e.Items), MaxEventItems)
 	}

@@ -90,6 +90,9 @@ func TestEventValidateNamesTheBadField(t *testing.T) {
 	f(func(e *Event) { e.Items[0].Quantity = -1 }, "items[0].quantity")
 	f(func(e *Event) { e.Items[0].Price = -1 }, "items[0].price")
 	f(func(e *Event) { e.Query = strings.Repeat("q", MaxQueryLen+1) }, "query")
+	f(func(e *Event) { e.RequestID = "0123456789abcdef" }, "")
+	f(func(e *Event) { e.RequestID = strings.Repeat("r", MaxIDLen+1) }, "request_id")
+	f(func(e *Event) { e.RequestID = "a\tb" }, "request_id")
 }
 
 func TestEventTypeJSONRoundTrip(t *testing.T) {

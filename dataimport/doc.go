@@ -49,6 +49,8 @@
 //	order_id    string, for purchase and refund
 //	query       string, for search, at most 512 bytes
 //	channel, device  strings, at most 128 bytes
+//	request_id  string, at most 128 bytes: the request_id of the recommendation response the
+//	            shopper acted on (sent by the widget with a click), for attribution
 //
 // Decoding is strict: a field not listed here, a value of the wrong JSON type
 // or an unknown event type makes the line fail, and the report names the

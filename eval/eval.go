@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -60,6 +61,8 @@ type Options struct {
 	// Build tunes the batch build (e.g. SkipItem2Vec, Item2Vec.Epochs).
 	// DataFrom, DataTo and Seed are set by the harness.
 	Build build.Options
+	// Task on Online Retail: TaskBasket (default) or TaskForYou.
+	Task string
 	// Workers evaluating queries in parallel; default GOMAXPROCS. Results
 	// do not depend on it.
 	Workers int
@@ -94,6 +97,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxQueries < 0 || o.MaxTrainSessions < 0 || o.TrainWindow < 0 {
 		return errors.New("eval: MaxQueries, MaxTrainSessions and TrainWindow must not be negative")
+	}
+	if o.Task != "" && o.Task != TaskBasket && o.Task != TaskForYou {
+		return fmt.Errorf("eval: unknown task %q (want %s or %s)", o.Task, TaskBasket, TaskForYou)
 	}
 	for _, s := range o.Strategies {
 		if !slices.Contains(StrategyNames(), s) {
@@ -279,6 +285,13 @@ func evaluateInto(ctx context.Context, rep *Report, tr *trained, cases []Case, o
 	if len(cases) == 0 {
 		return errors.New("eval: no test cases")
 	}
+	defer func() {
+		for _, s := range strats {
+			if c, ok := s.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
 	start := time.Now()
 	res, err := Evaluate(ctx, tr.env, strats, cases, opt.K, opt.Workers)
 	if err != nil {

@@ -88,7 +88,7 @@ func trainShop(t *testing.T, st *memstore.Store, to time.Time) *trained {
 
 func coPurchase(t *testing.T, tr *trained, anchor string) []string {
 	t.Helper()
-	got, _ := recommend(t, tr.env, StrategyCoPurchase, Query{Anchors: []string{anchor}, Exclude: []string{anchor}}, 3)
+	got, _ := recommendWith(t, tr.env, StrategyCoPurchase, Query{Anchors: []string{anchor}, Exclude: []string{anchor}}, 3)
 	return got
 }
 

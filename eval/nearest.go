@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/embeddings"
 )
 
@@ -84,7 +85,7 @@ func (x *exactIndex) similarities(q, dst []float32) {
 
 // indexedStore is a Store whose NearestItems is answered by an exactIndex.
 type indexedStore struct {
-	Store
+	*memstore.Store
 	index *exactIndex
 }
 

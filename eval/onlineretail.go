@@ -23,6 +23,7 @@ import (
 var basketStrategies = []string{
 	StrategyPopularity, StrategyPopularity7d, StrategyPopularityInCategory, StrategyRandom,
 	StrategyCoPurchase, StrategyCoView, StrategyEmbedding, StrategySession,
+	StrategyEngineUnranked, StrategyEngine,
 }
 
 // RunOnlineRetail evaluates basket completion on the UCI Online Retail CSV
@@ -89,31 +90,52 @@ func runOnlineRetail(ctx context.Context, r io.Reader, source string, opt Option
 	if err != nil {
 		return nil, err
 	}
+	dataNote := "data: UCI Online Retail (Chen, Sain & Guo 2012), CC BY 4.0"
+	var rep *Report
+	if opt.Task == TaskForYou {
+		rep, err = forYou(ctx, trainStore, testStore, "online-retail", source, impTrain.Synthetic, trainFrom, cutoff, sp.last, tr, opt, dataNote)
+	} else {
+		notes := []string{
+			"Online Retail has purchases only: the co-view table is empty, so co_view is the popularity fill throughout",
+			"stock and cost are synthetic (seeded from the stock code by the importer)",
+			dataNote,
+		}
+		if sp.malformed > 0 {
+			notes = append(notes, fmt.Sprintf("%d malformed CSV rows skipped while splitting", sp.malformed))
+		}
+		rep, err = basket(ctx, testStore, "online-retail", source, impTrain.Synthetic, trainFrom, cutoff, sp.last, tr, opt, notes...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.Timings.Load = load.Seconds()
+	rep.Timings.Total = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// basket evaluates basket completion on the orders of testStore: given
+// one item of an order, find the others.
+func basket(ctx context.Context, testStore *memstore.Store, dataset, source string, synthetic []string, from, cutoff, last time.Time, tr *trained, opt Options, notes ...string) (*Report, error) {
+	tr.env.Module = "bought_together"
 	cases, bs, err := basketCases(ctx, testStore, tr.env, cutoff)
 	if err != nil {
 		return nil, err
 	}
-	rep := newReport("online-retail", source, TaskBasket, trainFrom, cutoff, tr, &opt)
-	rep.Synthetic = impTrain.Synthetic
+	rep := newReport(dataset, source, TaskBasket, from, cutoff, tr, &opt)
+	rep.Synthetic = synthetic
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("test window [%s, %s]: %d orders, %d with 2+ distinct items known at the cut-off; %d order lines of %d items first sold after the cut-off left out of the targets",
-			cutoff.Format(time.DateOnly), sp.last.UTC().Format(time.DateOnly), bs.orders, bs.used, bs.newLines, bs.newItems),
+			cutoff.Format(time.DateOnly), last.UTC().Format(time.DateOnly), bs.orders, bs.used, bs.newLines, bs.newItems),
 		"metrics are averaged over (order, anchor item) pairs; the anchor is excluded from every list; Recall = hits / targets",
-		"Online Retail has purchases only: the co-view table is empty, so co_view is the popularity fill throughout",
-		"no strategy filters out-of-stock items yet; stock and cost are synthetic (seeded from the stock code by the importer)",
-		"data: UCI Online Retail (Chen, Sain & Guo 2012), CC BY 4.0",
+		"engine and engine_unranked answer through the server's request path (recommend.Engine, PDP module bought_together), which filters out-of-stock items; the other strategies do not",
 	)
-	if sp.malformed > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d malformed CSV rows skipped while splitting", sp.malformed))
-	}
+	rep.Notes = append(rep.Notes, notes...)
 	if opt.MaxQueries > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("subsampled: at most %d test cases (seeded)", opt.MaxQueries))
 	}
 	if err := evaluateInto(ctx, rep, tr, cases, &opt, basketStrategies); err != nil {
 		return nil, err
 	}
-	rep.Timings.Load = load.Seconds()
-	rep.Timings.Total = time.Since(start).Seconds()
 	return rep, nil
 }
 

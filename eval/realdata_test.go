@@ -2,6 +2,8 @@ package eval
 
 import (
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,12 +37,16 @@ func ciOnlineRetail() Options {
 // ciRetailRocket is the fast evaluation of RetailRocket that CI runs: the
 // last 15000 training sessions, 1000 sampled test pairs, no item2vec (on
 // so few sessions it learns next to nothing, and without metadata the
-// embedding is then noise: it gets no floor here).
+// embedding is then noise: it gets no floor here). The engine strategies
+// are left out: the benchmark has views only, so no ranker is learned and
+// the engine's page costs 25 ms a query of exact nearest-neighbour search
+// here, too slow under the race detector; Online Retail covers them.
 func ciRetailRocket() Options {
 	return Options{
 		MaxTrainSessions: 15000,
 		MaxQueries:       1000,
 		Build:            build.Options{SkipItem2Vec: true},
+		Strategies:       slices.DeleteFunc(slices.Clone(sessionStrategies), func(s string) bool { return strings.HasPrefix(s, "engine") }),
 	}
 }
 
@@ -121,6 +127,24 @@ func TestOnlineRetailSubsetBeatsPopularity(t *testing.T) {
 		{StrategyEmbedding, "recall", 20, 0.026},
 		{StrategyPopularityInCategory, "recall", 20, 0.026},
 	})
+	// The server's path (measured when set: engine R@20 0.071, NDCG@20
+	// 0.190, MAP@20 0.088; engine_unranked R@20 0.064, NDCG@20 0.164): the
+	// learned ranker must beat the unranked candidate order, and nothing
+	// out of stock may be recommended.
+	checkFloors(t, rep, []floor{
+		{StrategyEngine, "recall", 20, 0.035},
+		{StrategyEngine, "ndcg", 20, 0.095},
+		{StrategyEngine, "map", 20, 0.044},
+		{StrategyEngineUnranked, "recall", 20, 0.032},
+	})
+	for _, m := range []string{"recall", "ndcg", "map"} {
+		beats(t, rep, StrategyEngine, StrategyEngineUnranked, m, 20)
+	}
+	for _, s := range []string{StrategyEngine, StrategyEngineUnranked} {
+		if r := rep.Result(s); r.OutOfStock != 0 {
+			t.Errorf("%s recommended out-of-stock items: share %.4f", s, r.OutOfStock)
+		}
+	}
 	beats(t, rep, StrategyCoPurchase, StrategyPopularity, "recall", 20)
 	beats(t, rep, StrategySession, StrategyPopularity, "recall", 20)
 	beats(t, rep, StrategyPopularity, StrategyRandom, "recall", 20)
@@ -151,4 +175,33 @@ func TestRetailRocketSubsetBeatsPopularity(t *testing.T) {
 	})
 	beats(t, rep, StrategyCoView, StrategyPopularity, "hit", 20)
 	beats(t, rep, StrategySession, StrategyCoView, "hit", 20)
+}
+
+// TestOnlineRetailForYouSubset: the home page's for_you for returning
+// customers, through the server's path. Measured when set (seed 1, this
+// configuration: 30 days of training): engine R@20 0.054, NDCG@20 0.107;
+// engine_unranked R@20 0.054, NDCG@20 0.104; popularity R@20 0.068. On so
+// short a window the ranker only ties the unranked order here (the full run
+// is in the README), so this guards floors, not the ranker's lead.
+func TestOnlineRetailForYouSubset(t *testing.T) {
+	t.Parallel()
+	needData(t, onlineRetailPath)
+	opt := ciOnlineRetail()
+	opt.Task = TaskForYou
+	opt.MaxQueries = 300
+	rep, err := RunOnlineRetail(t.Context(), onlineRetailPath, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + rep.Table())
+	checkFloors(t, rep, []floor{
+		{StrategyEngine, "recall", 20, 0.027},
+		{StrategyEngine, "ndcg", 20, 0.053},
+		{StrategyEngineUnranked, "recall", 20, 0.027},
+		{StrategyPopularity, "recall", 20, 0.034},
+	})
+	beats(t, rep, StrategyEngine, StrategyRandom, "recall", 20)
+	if r := rep.Result(StrategyEngine); r.OutOfStock != 0 {
+		t.Errorf("engine recommended out-of-stock items: share %.4f", r.OutOfStock)
+	}
 }

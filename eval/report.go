@@ -12,6 +12,7 @@ import (
 const (
 	TaskBasket  = "basket_completion" // given one item of an order, find the others
 	TaskSession = "session_next_item" // given a session prefix, find the next view
+	TaskForYou  = "for_you"           // given a customer's history, what they buy next
 )
 
 // Report is one evaluation run: where the figures come from and the table

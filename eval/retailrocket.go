@@ -29,6 +29,7 @@ const (
 var sessionStrategies = []string{
 	StrategyPopularity, StrategyPopularity7d, StrategyRandom,
 	StrategyCoView, StrategyEmbedding, StrategySession, StrategyRecentlyViewed,
+	StrategyEngineUnranked, StrategyEngine,
 }
 
 // Synthetic timeline of the training sessions, which have no timestamps:
@@ -94,6 +95,7 @@ func RunRetailRocket(ctx context.Context, dir string, opt Options) (*Report, err
 	if err != nil {
 		return nil, err
 	}
+	tr.env.Module = "similar"
 	cases := make([]Case, 0, len(pairs))
 	var repeats, repeatsLast, unknown int
 	for _, p := range pairs {

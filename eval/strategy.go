@@ -61,6 +61,10 @@ type Env struct {
 	Vectors map[string][]float32
 	Build   *catalog.Build
 	Seed    uint64
+	// Module is the module of the server's page the engine strategies
+	// read: "bought_together" for basket completion, "similar" for the
+	// next item of a session.
+	Module string
 
 	ids   []string         // every catalogue item, sorted
 	index map[string]int32 // id -> position in ids
@@ -128,6 +132,7 @@ func StrategyNames() []string {
 	return []string{
 		StrategyPopularity, StrategyPopularity7d, StrategyPopularityInCategory, StrategyRandom,
 		StrategyCoPurchase, StrategyCoView, StrategyEmbedding, StrategySession, StrategyRecentlyViewed,
+		StrategyEngineUnranked, StrategyEngine,
 	}
 }
 
@@ -156,6 +161,8 @@ func NewStrategy(name string, env *Env) (Strategy, error) {
 		return &session{env: env, opt: DefaultSessionOptions()}, nil
 	case StrategyRecentlyViewed:
 		return &recentlyViewed{env: env}, nil
+	case StrategyEngine, StrategyEngineUnranked:
+		return newEngineStrategy(name, env, name == StrategyEngineUnranked)
 	}
 	return nil, fmt.Errorf("unknown strategy %q (want one of %s)", name, strings.Join(StrategyNames(), ", "))
 }

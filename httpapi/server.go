@@ -21,6 +21,7 @@ import (
 	"github.com/recs-server/recs/pseudonym"
 	"github.com/recs-server/recs/ratelimit"
 	"github.com/recs-server/recs/recommend"
+	"github.com/recs-server/recs/widget"
 )
 
 // Store is what the HTTP layer needs from a store.
@@ -111,6 +112,7 @@ type Server struct {
 	ids     *pseudonym.Hasher
 	perIP   *ratelimit.Limiter[netip.Addr]
 	perKey  *ratelimit.Limiter[string]
+	assets  *widget.Assets // widget.js and the demo shop page
 	// base is cancelled on shutdown; every request context derives from it.
 	base   context.Context
 	cancel context.CancelFunc
@@ -123,6 +125,7 @@ func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *
 	s.perIP = ratelimit.New[netip.Addr](s.cfg.RatePerIP, s.cfg.BurstPerIP, maxRateClients)
 	s.perKey = ratelimit.New[string](s.cfg.RatePerKey, s.cfg.BurstPerKey, apikeyBuckets)
 	s.events = ingest.New(st, groupCommitMax, set)
+	s.assets = widget.New()
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
@@ -273,12 +276,17 @@ func (s *Server) route(path string) (route, bool) {
 		return route{"rank", "POST", s.rank}, true
 	case "/v1/audit":
 		return route{"audit", "GET", s.getAudit}, true
+	case "/widget.js":
+		return route{"widget", "GET", s.assets.Widget}, true
 	}
 	if strings.HasPrefix(path, "/v1/items/") {
 		return route{"item_get", "GET", s.getItem}, true
 	}
 	if strings.HasPrefix(path, "/v1/users/") {
 		return route{"user_delete", "DELETE", s.deleteUser}, true
+	}
+	if path == "/demo" || strings.HasPrefix(path, "/demo/") {
+		return route{"demo", "GET", s.assets.Demo}, true
 	}
 	return route{}, false
 }

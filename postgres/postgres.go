@@ -250,7 +250,7 @@ func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) 
 }
 
 var eventColumnNames = []string{"event_id", "line", "type", "ts", "session_id", "user_id", "item_id",
-	"quantity", "price", "order_id", "query", "channel", "device"}
+	"quantity", "price", "order_id", "query", "channel", "device", "request_id"}
 
 // AppendEvents stores the events whose id is new, in one transaction, and
 // returns how many. A resent event (same id) is dropped whole, even if its
@@ -271,11 +271,11 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		ts := e.Time.UTC().Truncate(time.Microsecond)
 		if len(e.Items) == 0 {
 			rows = append(rows, []any{e.ID, int16(0), int16(e.Type), ts, e.SessionID, e.UserID, "", int32(0), 0.0,
-				e.OrderID, e.Query, e.Channel, e.Device})
+				e.OrderID, e.Query, e.Channel, e.Device, e.RequestID})
 		}
 		for l, li := range e.Items {
 			rows = append(rows, []any{e.ID, int16(l), int16(e.Type), ts, e.SessionID, e.UserID, li.ItemID,
-				int32(li.Quantity), li.Price, e.OrderID, e.Query, e.Channel, e.Device})
+				int32(li.Quantity), li.Price, e.OrderID, e.Query, e.Channel, e.Device, e.RequestID})
 		}
 	}
 	var inserted int
@@ -310,7 +310,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 // (then event id), streaming rows and assembling each event's lines.
 func (s *Store) ScanEvents(ctx context.Context, from, to time.Time, fn func(*catalog.Event) error) error {
 	rows, err := s.pool.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
-		order_id, query, channel, device FROM events WHERE ts >= $1 AND ts < $2 ORDER BY ts, event_id, line`, from, to)
+		order_id, query, channel, device, request_id FROM events WHERE ts >= $1 AND ts < $2 ORDER BY ts, event_id, line`, from, to)
 	if err != nil {
 		return fmt.Errorf("query events: %w", err)
 	}
@@ -333,7 +333,7 @@ func collectEvents(rows pgx.Rows, fn func(*catalog.Event) error) error {
 			price  float64
 		)
 		if err := rows.Scan(&r.ID, &line, &typ, &r.Time, &r.SessionID, &r.UserID, &itemID, &qty, &price,
-			&r.OrderID, &r.Query, &r.Channel, &r.Device); err != nil {
+			&r.OrderID, &r.Query, &r.Channel, &r.Device, &r.RequestID); err != nil {
 			return fmt.Errorf("read event: %w", err)
 		}
 		if !have || r.ID != cur.ID {
@@ -654,7 +654,7 @@ func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error
 // (through events_user_idx).
 func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
 	rows, err := s.pool.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
-		order_id, query, channel, device FROM events
+		order_id, query, channel, device, request_id FROM events
 		WHERE user_id = $1 AND event_id IN (
 			SELECT event_id FROM events WHERE user_id = $1 AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
 		ORDER BY ts DESC, event_id DESC, line`, userID, limit)

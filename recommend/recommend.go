@@ -7,8 +7,10 @@ package recommend
 import (
 	"cmp"
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/embeddings"
+	"github.com/recs-server/recs/ranker"
 	"github.com/recs-server/recs/session"
 )
 
@@ -51,6 +54,15 @@ type Config struct {
 	// kept. Defaults 1,000,000, 200,000 and 1,000,000.
 	ItemCache, ListCache int64
 	MaxVisitors          int
+	// Ranker holds the business rules and per-placement blends.
+	Ranker ranker.Config
+	// RankDepth is how many fused candidates per module the ranker
+	// scores (more only when filters leave the module short). Default 200.
+	RankDepth int
+	// Unranked serves the fused candidate order with the hard filters
+	// only: no model, no margin blend, no soft rules. The baseline the
+	// evaluation compares the ranker with.
+	Unranked bool
 }
 
 func (c Config) withDefaults() Config {
@@ -72,6 +84,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxVisitors <= 0 {
 		c.MaxVisitors = 1_000_000
 	}
+	if c.RankDepth <= 0 {
+		c.RankDepth = 200
+	}
+	if c.Unranked {
+		c.Ranker = ranker.Config{Blends: map[string]ranker.Blend{"default": {Prob: 1}}, RecentPurchaseWindow: c.Ranker.RecentPurchaseWindow,
+			MaxPerBrand: -1, MaxPerCategory: -1, RefundFactor: 1, LowStockFactor: 1}
+	}
 	return c
 }
 
@@ -88,6 +107,13 @@ type Engine struct {
 	// content embeds items upserted between builds (cold start); nil
 	// until a build with a content model is served.
 	content atomic.Pointer[embeddings.ContentModel]
+	// rank orders candidates: the model and item statistics of the served
+	// build, swapped whole on a new build.
+	rank    atomic.Pointer[ranker.Ranker]
+	// pages recycles the per-request buffers (page indexes, candidates,
+	// item batches, ranking scratch): a request allocates little beyond
+	// its response.
+	pages sync.Pool // *page
 }
 
 // New returns an engine over a store, with its caches and session state.
@@ -116,9 +142,17 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 		vectors.Close()
 		return nil, err
 	}
+	if err := cfg.Ranker.Validate(); err != nil {
+		items.Close()
+		lists.Close()
+		vectors.Close()
+		return nil, err
+	}
 	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, vectors: vectors, sessions: sessions, metrics: set}
+	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
 	none := "none"
 	e.version.Store(&none)
+	e.rank.Store(ranker.New(cfg.Ranker, nil, nil))
 	return e, nil
 }
 
@@ -147,24 +181,64 @@ func (e *Engine) Refresh(ctx context.Context) (bool, error) {
 	if bi.Version == e.ModelVersion() {
 		return false, nil
 	}
-	blob, _, err := e.store.Model(ctx, embeddings.ContentModelKind)
-	switch {
-	case errors.Is(err, catalog.ErrNotFound):
-	case err != nil:
+	var content embeddings.ContentModel
+	if ok, err := e.loadModel(ctx, embeddings.ContentModelKind, bi, &content); err != nil {
 		return false, err
-	default:
-		var m embeddings.ContentModel
-		if err := m.UnmarshalBinary(blob); err != nil {
-			return false, fmt.Errorf("content model of build %s: %w", bi.Version, err)
-		}
-		e.content.Store(&m)
+	} else if ok {
+		e.content.Store(&content)
 	}
+	rk, err := e.loadRanker(ctx, bi)
+	if err != nil {
+		return false, err
+	}
+	e.rank.Store(rk)
 	e.lists.Clear()
 	e.vectors.Clear()
 	v := bi.Version
 	e.version.Store(&v)
 	return true, nil
 }
+
+// loadRanker reads the build's purchase model and item statistics. A
+// build without them (older, or too little data to learn from) is ranked
+// by candidate order with the same rules.
+func (e *Engine) loadRanker(ctx context.Context, bi catalog.BuildInfo) (*ranker.Ranker, error) {
+	stats := new(ranker.Stats)
+	if ok, err := e.loadModel(ctx, ranker.StatsModelKind, bi, stats); err != nil {
+		return nil, err
+	} else if !ok {
+		stats = nil
+	}
+	var model *ranker.Model
+	if !e.cfg.Unranked {
+		model = new(ranker.Model)
+		if ok, err := e.loadModel(ctx, ranker.ModelKind, bi, model); err != nil {
+			return nil, err
+		} else if !ok {
+			model = nil
+		}
+	}
+	return ranker.New(e.cfg.Ranker, model, stats), nil
+}
+
+// loadModel reads the served build's model of a kind into m; false if
+// the build has none.
+func (e *Engine) loadModel(ctx context.Context, kind string, bi catalog.BuildInfo, m encoding.BinaryUnmarshaler) (bool, error) {
+	blob, _, err := e.store.Model(ctx, kind)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := m.UnmarshalBinary(blob); err != nil {
+		return false, fmt.Errorf("%s model of build %s: %w", kind, bi.Version, err)
+	}
+	return true, nil
+}
+
+// Ranker is the ranker being served.
+func (e *Engine) Ranker() *ranker.Ranker { return e.rank.Load() }
 
 // ErrUnknownItem is returned when a request's anchor item is not in the
 // catalogue.
@@ -177,6 +251,9 @@ type Request struct {
 	SessionID string
 	UserID    string
 	Limit     int
+	// Now is the time the page is shown; zero means time.Now(). The
+	// offline evaluation replays the past through it.
+	Now time.Time
 }
 
 // Item is one recommended item with what a widget needs to show it.
@@ -197,12 +274,19 @@ type Module struct {
 	Items []Item `json:"items"`
 }
 
-// source is one candidate list to gather: a reason shown to the client, a
-// weight in the fusion, and how to load it.
+// source is one candidate list to gather: a reason shown to the client,
+// the family it belongs to (a ranker feature), a weight in the fusion, and
+// how to load it.
 type source struct {
 	reason string
+	slot   ranker.Source
 	weight float64
-	load   func(ctx context.Context) ([]catalog.Scored, error)
+	// fallback sources only top up a module its own sources leave short.
+	fallback bool
+	// key names the list in the list cache ("" if not cached): a hit is
+	// read inline, without a goroutine.
+	key  string
+	load func(ctx context.Context) ([]catalog.Scored, error)
 }
 
 // Fusion weights. Primary sources decide the order; fallbacks only fill a
@@ -218,17 +302,19 @@ const (
 	rrfK = 10.0
 )
 
-func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, w float64) source {
-	return source{reason: reason, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, cache.NeighborsKey(kind, id), func(ctx context.Context) ([]catalog.Scored, error) {
+func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, slot ranker.Source, w float64) source {
+	key := cache.NeighborsKey(kind, id)
+	return source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
 			return e.store.Neighbors(ctx, kind, id, e.cfg.ListLen)
 		})
 	}}
 }
 
 func (e *Engine) popular(scope, reason string, w float64) source {
-	return source{reason: reason, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, cache.PopularKey(scope), func(ctx context.Context) ([]catalog.Scored, error) {
+	key := cache.PopularKey(scope)
+	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
 			return e.store.Popular(ctx, scope, e.cfg.ListLen)
 		})
 	}}
@@ -253,8 +339,9 @@ func (e *Engine) itemVector(ctx context.Context, id string) ([]float32, error) {
 // (pgvector HNSW in PostgreSQL): content for new items, blended with
 // behaviour for items with history. An item without a vector has none.
 func (e *Engine) similarContent(id string, w float64) source {
-	return source{reason: "similar_content", weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, contentKey(id), func(ctx context.Context) ([]catalog.Scored, error) {
+	key := contentKey(id)
+	return source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
 			v, err := e.itemVector(ctx, id)
 			if err != nil || v == nil {
 				return []catalog.Scored{}, err
@@ -268,7 +355,7 @@ func (e *Engine) similarContent(id string, w float64) source {
 // visitor's recent items' vectors: what the session is about, beyond the
 // neighbours of any one item. Not cached: every session differs.
 func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
-	return source{reason: "session_vector", weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
+	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
 		var sum []float32
 		for i, x := range recent {
 			v, err := e.itemVector(ctx, x.ItemID)
@@ -300,6 +387,12 @@ func (e *Engine) gather(ctx context.Context, srcs []source) [][]catalog.Scored {
 	out := make([][]catalog.Scored, len(srcs))
 	var wg sync.WaitGroup
 	for i := range srcs {
+		if srcs[i].key != "" {
+			if l, ok := e.lists.Peek(srcs[i].key); ok {
+				out[i] = l
+				continue
+			}
+		}
 		wg.Go(func() {
 			start := time.Now()
 			c, cancel := context.WithTimeout(ctx, e.cfg.SourceBudget)
@@ -317,69 +410,217 @@ func (e *Engine) gather(ctx context.Context, srcs []source) [][]catalog.Scored {
 	return out
 }
 
-type candidate struct {
-	id      string
-	score   float64
-	reasons []string
+// page is every candidate list gathered for a page, indexed once: each
+// item seen gets a slot holding its best place in each source family (a
+// ranker feature: a `similar` candidate also knows it is bought with the
+// anchor). Modules fuse their own range of the lists.
+type page struct {
+	srcs  []source
+	lists [][]catalog.Scored
+	slot  map[string]int32
+	ids   []string
+	hits  [][ranker.NumSources]ranker.Hit
+
+	// Buffers of the modules, reused one module after another.
+	idx        []int32
+	own, fill  []candidate
+	items      map[string]*catalog.Item
+	batch      []string
+	candidates []ranker.Candidate
+	rank       ranker.Scratch
 }
 
-// fuse merges lists by weighted reciprocal rank, best first.
-func fuse(srcs []source, lists [][]catalog.Scored) []candidate {
-	n := 0
-	for _, l := range lists {
-		n += len(l)
-	}
-	idx := make(map[string]int, n)
-	out := make([]candidate, 0, n)
+// maxPooledSlots bounds what a page keeps for the next request, so one
+// huge request does not pin its buffers for good.
+const maxPooledSlots = 1 << 14
+
+// newPage indexes the lists of a page into a recycled page; release
+// gives it back.
+func (e *Engine) newPage(srcs []source, lists [][]catalog.Scored) *page {
+	p := e.pages.Get().(*page)
+	p.srcs, p.lists = srcs, lists
+	clear(p.slot)
+	p.ids, p.hits = p.ids[:0], p.hits[:0]
 	for i, l := range lists {
+		fam := srcs[i].slot
 		for r, sc := range l {
-			s := srcs[i].weight / (rrfK + float64(r))
-			j, ok := idx[sc.ItemID]
+			j, ok := p.slot[sc.ItemID]
 			if !ok {
-				idx[sc.ItemID] = len(out)
-				out = append(out, candidate{id: sc.ItemID, score: s, reasons: []string{srcs[i].reason}})
+				j = int32(len(p.ids))
+				p.slot[sc.ItemID] = j
+				p.ids = append(p.ids, sc.ItemID)
+				p.hits = append(p.hits, ranker.NoHits)
+			}
+			if h := &p.hits[j][fam]; h.Rank < 0 || int32(r) < h.Rank {
+				h.Rank, h.Score = int32(r), float32(sc.Score)
+			}
+		}
+	}
+	return p
+}
+
+func (e *Engine) release(p *page) {
+	if len(p.ids) > maxPooledSlots {
+		return
+	}
+	p.srcs, p.lists = nil, nil
+	clear(p.candidates[:cap(p.candidates)]) // drop item pointers
+	e.pages.Put(p)
+}
+
+// hitsOf is an item's hits, NoHits if no list of the page has it.
+func (p *page) hitsOf(id string) [ranker.NumSources]ranker.Hit {
+	if j, ok := p.slot[id]; ok {
+		return p.hits[j]
+	}
+	return ranker.NoHits
+}
+
+// candidate is one item proposed for a module.
+type candidate struct {
+	id    string
+	score float64
+	// from has bit i set when the module's i-th source proposed it (the
+	// reasons, spelt out only for the items returned).
+	from uint64
+	// fallback: only fallback sources proposed it.
+	fallback bool
+}
+
+// fuse merges the page's lists [lo, hi) by weighted reciprocal rank into
+// the module's own candidates and those only fallbacks proposed, each
+// best first. Both alias the page's buffers until the next fuse.
+func (p *page) fuse(lo, hi int) (own, fill []candidate) {
+	if cap(p.idx) < len(p.ids) {
+		p.idx = make([]int32, len(p.ids))
+	}
+	idx := p.idx[:len(p.ids)] // slot -> 1 + index in out
+	clear(idx)
+	out := p.own[:0]
+	for i := lo; i < hi; i++ {
+		src := &p.srcs[i]
+		bit := uint64(1) << min(i-lo, 63)
+		for r, sc := range p.lists[i] {
+			s := src.weight / (rrfK + float64(r))
+			j := p.slot[sc.ItemID]
+			if idx[j] == 0 {
+				out = append(out, candidate{id: sc.ItemID, score: s, from: bit, fallback: src.fallback})
+				idx[j] = int32(len(out))
 				continue
 			}
-			out[j].score += s
-			if !slices.Contains(out[j].reasons, srcs[i].reason) {
-				out[j].reasons = append(out[j].reasons, srcs[i].reason)
-			}
+			c := &out[idx[j]-1]
+			c.score += s
+			c.from |= bit
+			c.fallback = c.fallback && src.fallback
 		}
 	}
-	slices.SortStableFunc(out, func(a, b candidate) int { return cmp.Compare(b.score, a.score) })
-	return out
+	fill = p.fill[:0]
+	own = out[:0]
+	for _, c := range out {
+		if c.fallback {
+			fill = append(fill, c)
+		} else {
+			own = append(own, c)
+		}
+	}
+	byScore := func(a, b candidate) int { return cmp.Compare(b.score, a.score) }
+	slices.SortStableFunc(own, byScore)
+	slices.SortStableFunc(fill, byScore)
+	p.own, p.fill = out, fill
+	return own, fill
 }
 
-// sellable reports whether an item may be recommended at all.
-func sellable(it *catalog.Item) bool { return it != nil && it.Active && it.Stock > 0 }
-
-// module keeps the first limit candidates that are sellable and not
-// excluded. It reads item data in chunks as it goes: most modules fill
-// from the head of the candidate list, so most candidates are never read.
-func (e *Engine) module(ctx context.Context, id string, limit int, cands []candidate, exclude map[string]bool) Module {
-	defer e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`).UpdateDuration(time.Now())
-	m := Module{ID: id, Items: make([]Item, 0, limit)}
-	items := make(map[string]*catalog.Item, 2*limit)
-	ids := make([]string, 0, 2*limit)
-	for start := 0; start < len(cands) && len(m.Items) < limit; {
-		end := min(len(cands), start+2*(limit-len(m.Items))+2)
-		ids = ids[:0]
-		for _, c := range cands[start:end] {
-			ids = append(ids, c.id)
+// reasons names the sources of the range [lo, hi) that proposed a
+// candidate, each once, followed by extra.
+func (p *page) reasons(lo int, from uint64, extra []string) []string {
+	out := make([]string, 0, 4+len(extra))
+	for from != 0 {
+		i := bits.TrailingZeros64(from)
+		from &^= 1 << i
+		if r := p.srcs[lo+i].reason; !slices.Contains(out, r) {
+			out = append(out, r)
 		}
-		if err := e.items.Get(ctx, ids, items); err != nil {
+	}
+	return append(out, extra...)
+}
+
+// module ranks the fused candidates of one module. The candidates of the
+// module's own sources are ranked first; those only the fallbacks
+// (popularity) proposed fill what the filters leave short, so a module is
+// never empty while anything is in stock, and never filled with popular
+// items when relevant ones exist.
+func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, hi int, rc *ranker.Context) Module {
+	defer e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`).UpdateDuration(time.Now())
+	rk := e.rank.Load()
+	own, fill := p.fuse(lo, hi)
+	if pins := rk.Config().Pins[id]; len(pins) > 0 {
+		// Pinned items rank only if they are candidates.
+		withPins := make([]candidate, 0, len(pins)+len(own))
+		for _, pin := range pins {
+			withPins = append(withPins, candidate{id: pin})
+		}
+		own = append(withPins, own...)
+	}
+	m := Module{ID: id, Items: make([]Item, 0, limit)}
+	m.Items = e.rankTier(ctx, rk, id, limit, own, p, lo, rc, m.Items)
+	if len(m.Items) < limit && len(fill) > 0 {
+		m.Items = e.rankTier(ctx, rk, id, limit-len(m.Items), fill, p, lo, rc, m.Items)
+	}
+	return m
+}
+
+// rankTier reads the first RankDepth candidates from the item cache and
+// ranks them; when the filters leave fewer than limit, it reads deeper.
+// It appends the result to dst.
+func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, p *page, lo int, rc *ranker.Context, dst []Item) []Item {
+	if p.items == nil {
+		p.items = make(map[string]*catalog.Item, e.cfg.RankDepth)
+	}
+	items := p.items
+	clear(items)
+	rcs := p.candidates[:0]
+	var ranked []ranker.Ranked
+	for depth := min(len(cands), e.cfg.RankDepth); ; depth = min(len(cands), 2*depth) {
+		p.batch = p.batch[:0]
+		for _, c := range cands[len(rcs):depth] {
+			p.batch = append(p.batch, c.id)
+		}
+		if err := e.items.Get(ctx, p.batch, items); err != nil {
 			// Go on with the cached items: a degraded module beats none.
 			e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 		}
-		for _, c := range cands[start:end] {
-			if len(m.Items) == limit {
-				break
-			}
-			if it := items[c.id]; sellable(it) && !exclude[c.id] {
-				m.Items = append(m.Items, display(it, c.score, c.reasons))
-			}
+		for _, c := range cands[len(rcs):depth] {
+			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: items[c.id], Hits: p.hitsOf(c.id), Prior: c.score})
 		}
-		start = end
+		ranked = rk.Rank(rc, id, rcs, limit, &p.rank)
+		if len(ranked) >= limit || depth == len(cands) {
+			break
+		}
+	}
+	for _, r := range ranked {
+		dst = append(dst, display(rcs[r.Index].Item, r.Score, p.reasons(lo, cands[r.Index].from, r.Reasons)))
+	}
+	p.candidates = rcs
+	return dst
+}
+
+// ordered keeps the visitor's own list (recently viewed) in its order,
+// without what may not be shown.
+func (e *Engine) ordered(ctx context.Context, id, reason string, limit int, ids []string, rc *ranker.Context) Module {
+	m := Module{ID: id, Items: make([]Item, 0, limit)}
+	items := make(map[string]*catalog.Item, len(ids))
+	if err := e.items.Get(ctx, ids, items); err != nil {
+		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
+	}
+	rk := e.rank.Load()
+	for i, x := range ids {
+		if len(m.Items) == limit {
+			break
+		}
+		cand := ranker.Candidate{ID: x, Item: items[x]}
+		if rk.Drop(rc, &cand) == "" {
+			m.Items = append(m.Items, display(cand.Item, 1/float64(i+1), []string{reason}))
+		}
 	}
 	return m
 }
@@ -427,9 +668,38 @@ func exclusions(anchors map[string]*catalog.Item) map[string]bool {
 	return ex
 }
 
-// PDP answers a product page: `similar` (viewed in the same sessions) and
-// `bought_together` (bought in the same orders), each topped up from the
-// item's department and then the whole shop.
+// rankContext is the ranker's view of the page: the anchors, the
+// visitor's recent interactions with their items' category and brand, and
+// what must not be shown.
+func (e *Engine) rankContext(ctx context.Context, r *Request, anchors []*catalog.Item, recent []session.Interaction, exclude map[string]bool) *ranker.Context {
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rc := &ranker.Context{Now: now, Anchors: anchors, Exclude: exclude}
+	if len(recent) > 0 {
+		ids := make([]string, len(recent))
+		for i, x := range recent {
+			ids[i] = x.ItemID
+		}
+		items := make(map[string]*catalog.Item, len(ids))
+		_ = e.items.Get(ctx, ids, items) // affinities from what is cached; a miss only weakens them
+		rc.Recent = make([]ranker.Interaction, len(recent))
+		for i, x := range recent {
+			rc.Recent[i] = ranker.Interaction{ItemID: x.ItemID, Type: x.Type, Time: x.Time}
+			if it := items[x.ItemID]; it != nil {
+				rc.Recent[i].Category, rc.Recent[i].Brand = topCategory(it), it.Brand
+			}
+		}
+	}
+	rc.Prepare()
+	return rc
+}
+
+// PDP answers a product page: `similar` (viewed in the same sessions,
+// nearest by content) and `bought_together` (bought in the same orders),
+// each topped up from the item's department and then the whole shop, and
+// ranked for the visitor.
 func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	anchors, err := e.anchors(ctx, []string{r.ItemID})
 	if err != nil {
@@ -442,20 +712,35 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	if a == nil {
 		return nil, fmt.Errorf("item %q: %w", r.ItemID, ErrUnknownItem)
 	}
+	recent := e.recent(ctx, r)
 	fb := e.fallbacks(topCategory(a))
 	similar := append([]source{
-		e.neighbors(catalog.CoView, a.ID, "co_view", weightPrimary),
+		e.neighbors(catalog.CoView, a.ID, "co_view", ranker.SrcCoView, weightPrimary),
 		e.similarContent(a.ID, weightContent),
 	}, fb...)
-	together := append([]source{e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", weightPrimary)}, fb...)
-	lists := e.gather(ctx, append(slices.Clone(similar), together...))
-	simC := fuse(similar, lists[:len(similar)])
-	togC := fuse(together, lists[len(similar):])
-	ex := exclusions(anchors)
+	together := append([]source{e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", ranker.SrcCoPurchase, weightPrimary)}, fb...)
+	all := append(slices.Clone(similar), together...)
+	all = append(all, recentViews(recent))
+	p := e.newPage(all, e.gather(ctx, all))
+	defer e.release(p)
+	rc := e.rankContext(ctx, &r, []*catalog.Item{a}, recent, exclusions(anchors))
 	return []Module{
-		e.module(ctx, "similar", r.Limit, simC, ex),
-		e.module(ctx, "bought_together", r.Limit, togC, ex),
+		e.module(ctx, "similar", r.Limit, p, 0, len(similar), rc),
+		e.module(ctx, "bought_together", r.Limit, p, len(similar), len(similar)+len(together), rc),
 	}, nil
+}
+
+// recentViews is the visitor's recently viewed items as a source: its
+// ranks are a feature (have they looked at it before?).
+func recentViews(recent []session.Interaction) source {
+	var l []catalog.Scored
+	for _, x := range recent {
+		if x.Type == catalog.EventViewItem {
+			l = append(l, catalog.Scored{ItemID: x.ItemID, Score: 1 / float64(len(l)+1)})
+		}
+	}
+	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0,
+		load: func(context.Context) ([]catalog.Scored, error) { return l, nil }}
 }
 
 // maxCartAnchors bounds the work of a large cart: the newest items carry
@@ -473,25 +758,29 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	}
 	var srcs []source
 	var cats []string
-	n := 0
-	for i := len(r.ItemIDs) - 1; i >= 0 && n < maxCartAnchors; i-- {
+	var cart []*catalog.Item
+	for i := len(r.ItemIDs) - 1; i >= 0 && len(cart) < maxCartAnchors; i-- {
 		a := anchors[r.ItemIDs[i]]
-		if a == nil {
+		if a == nil || slices.Contains(cart, a) {
 			continue
 		}
-		n++
+		cart = append(cart, a)
 		srcs = append(srcs,
-			e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", weightPrimary),
-			e.neighbors(catalog.CoView, a.ID, "co_view", weightSecondary))
+			e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", ranker.SrcCoPurchase, weightPrimary),
+			e.neighbors(catalog.CoView, a.ID, "co_view", ranker.SrcCoView, weightSecondary))
 		cats = append(cats, topCategory(a))
 	}
 	srcs = append(srcs, e.fallbacks(cats...)...)
-	cands := fuse(srcs, e.gather(ctx, srcs))
+	recent := e.recent(ctx, r)
+	all := append(slices.Clone(srcs), recentViews(recent))
+	p := e.newPage(all, e.gather(ctx, all))
+	defer e.release(p)
 	ex := exclusions(anchors)
 	for _, id := range r.ItemIDs {
 		ex[id] = true
 	}
-	return []Module{e.module(ctx, "cross_sell", r.Limit, cands, ex)}, nil
+	rc := e.rankContext(ctx, &r, cart, recent, ex)
+	return []Module{e.module(ctx, "cross_sell", r.Limit, p, 0, len(srcs), rc)}, nil
 }
 
 // recent returns the visitor's recent interactions, newest first. A
@@ -524,18 +813,25 @@ func (e *Engine) recent(ctx context.Context, r Request) []session.Interaction {
 // sessionAnchors is how many of the visitor's recent items seed `for_you`.
 const sessionAnchors = 5
 
+// sessionSources are the neighbours of the visitor's newest items, the
+// newest counting most, and the session vector.
+func (e *Engine) sessionSources(recent []session.Interaction) []source {
+	var out []source
+	for i, x := range recent[:min(len(recent), sessionAnchors)] {
+		w := 1 / float64(i+1) // recency: the newest interaction counts most
+		out = append(out,
+			e.neighbors(catalog.CoView, x.ItemID, "session_co_view", ranker.SrcSession, w*weightPrimary),
+			e.neighbors(catalog.CoPurchase, x.ItemID, "session_co_purchase", ranker.SrcSession, w*weightSecondary))
+	}
+	return out
+}
+
 // Home answers the home page: `for_you` (neighbours of what the visitor
 // did lately; trending for a new visitor), `trending`, and
 // `recently_viewed`.
 func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	recent := e.recent(ctx, r)
-	var personal []source
-	for i, x := range recent[:min(len(recent), sessionAnchors)] {
-		w := 1 / float64(i+1) // recency: the newest interaction counts most
-		personal = append(personal,
-			e.neighbors(catalog.CoView, x.ItemID, "session_co_view", w*weightPrimary),
-			e.neighbors(catalog.CoPurchase, x.ItemID, "session_co_purchase", w*weightSecondary))
-	}
+	personal := e.sessionSources(recent)
 	if len(recent) > 0 {
 		personal = append(personal, e.sessionVector(recent[:min(len(recent), sessionAnchors)], weightContent))
 	}
@@ -547,13 +843,14 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 		e.popular(candidates.ScopeAll24h, "popular_today", weightCategory),
 		e.popular(candidates.ScopeAll7d, "popular", weightOverall),
 	}
-	lists := e.gather(ctx, append(slices.Clone(forYou), trending...))
-	fyC := fuse(forYou, lists[:len(forYou)])
-	trC := fuse(trending, lists[len(forYou):])
-	var rvC []candidate
+	all := append(slices.Clone(forYou), trending...)
+	all = append(all, recentViews(recent))
+	p := e.newPage(all, e.gather(ctx, all))
+	defer e.release(p)
+	var viewed []string
 	for _, x := range recent {
 		if x.Type == catalog.EventViewItem {
-			rvC = append(rvC, candidate{id: x.ItemID, score: 1 / float64(len(rvC)+1), reasons: []string{"recently_viewed"}})
+			viewed = append(viewed, x.ItemID)
 		}
 	}
 	// Items the visitor just interacted with are not news to them.
@@ -561,29 +858,28 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	for _, x := range recent {
 		seen[x.ItemID] = true
 	}
+	rc := e.rankContext(ctx, &r, nil, recent, seen)
+	rcAll := *rc
+	rcAll.Exclude = nil
 	return []Module{
-		e.module(ctx, "for_you", r.Limit, fyC, seen),
-		e.module(ctx, "trending", r.Limit, trC, nil),
-		e.module(ctx, "recently_viewed", r.Limit, rvC, nil),
+		e.module(ctx, "for_you", r.Limit, p, 0, len(forYou), rc),
+		e.module(ctx, "trending", r.Limit, p, len(forYou), len(forYou)+len(trending), &rcAll),
+		e.ordered(ctx, "recently_viewed", "recently_viewed", r.Limit, viewed, &rcAll),
 	}, nil
 }
 
-// Rank re-orders a category or search page's items for the visitor: items
-// near what they did lately rise, then popular ones, but no item moves more
-// than MaxMove positions, so the page stays recognisable. Items that cannot
-// be sold (unknown, inactive, out of stock) score lowest. Every id comes
-// back exactly once.
+// Rank re-orders a category or search page's items for the visitor by the
+// ranker's score for the "rank" placement (purchase probability and
+// margin), but no item moves more than MaxMove positions, so the page
+// stays recognisable. Items that cannot be sold (unknown, inactive, out of
+// stock, recently bought) score lowest. Every id comes back exactly once.
 func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	recent := e.recent(ctx, r)
-	var srcs []source
-	for i, x := range recent[:min(len(recent), sessionAnchors)] {
-		w := 1 / float64(i+1)
-		srcs = append(srcs,
-			e.neighbors(catalog.CoView, x.ItemID, "session_co_view", w*weightPrimary),
-			e.neighbors(catalog.CoPurchase, x.ItemID, "session_co_purchase", w*weightSecondary))
-	}
-	srcs = append(srcs, e.popular(candidates.ScopeAll7d, "popular", weightCategory))
-	cands := fuse(srcs, e.gather(ctx, srcs))
+	srcs := append(e.sessionSources(recent), e.popular(candidates.ScopeAll7d, "popular", weightCategory), recentViews(recent))
+	p := e.newPage(srcs, e.gather(ctx, srcs))
+	defer e.release(p)
+	own, fill := p.fuse(0, len(srcs))
+	cands := append(own, fill...)
 	byID := make(map[string]*candidate, len(cands))
 	for i := range cands {
 		byID[cands[i].id] = &cands[i]
@@ -594,19 +890,25 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 		// places: the page stays close to the shop's order.
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="rank"}`).Inc()
 	}
+	rk := e.rank.Load()
+	rc := e.rankContext(ctx, &r, nil, recent, nil)
 	scored := make([]Item, len(r.ItemIDs))
+	var x ranker.Vector
 	for i, id := range r.ItemIDs {
 		it := items[id]
-		s := Item{ItemID: id, Score: 0, Reasons: []string{}}
+		rcand := ranker.Candidate{ID: id, Item: it, Hits: p.hitsOf(id)}
+		reasons := []string{}
 		if c := byID[id]; c != nil {
-			s.Score, s.Reasons = c.score, c.reasons
+			rcand.Prior, reasons = c.score, p.reasons(0, c.from, nil)
 		}
+		s := Item{ItemID: id, Reasons: reasons}
 		if it != nil {
-			s = display(it, s.Score, s.Reasons)
+			s = display(it, 0, reasons)
 		}
-		if !sellable(it) {
-			s.Score = -1
-			s.Reasons = []string{"not_sellable"}
+		if why := rk.Drop(rc, &rcand); why != "" {
+			s.Score, s.Reasons = -1, []string{"not_sellable:" + why}
+		} else {
+			s.Score, _ = rk.Score(rc, "rank", &rcand, &x)
 		}
 		scored[i] = s
 	}

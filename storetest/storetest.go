@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"UpdateStockChangesOnlyStock", testUpdateStock},
 		{"EventsRoundTripInTimeOrder", testEventsRoundTrip},
 		{"DuplicateEventIDsAreDropped", testEventDedup},
+		{"EventRequestIDRoundTrips", testEventRequestID},
 		{"ScanEventsHonoursWindow", testScanWindow},
 		{"LateEventsAreScannedInTimeOrder", testLateEvents},
 		{"UserEventsAreNewestFirst", testUserEvents},
@@ -209,6 +210,28 @@ func testEventsRoundTrip(t *testing.T, s Store) {
 	want := []catalog.Event{in[1], in[3], in[2], in[0]} // time, then id
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("events:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// The request_id a widget sends with a click on a recommendation is kept
+// on every line of the event, so purchases can be attributed later; events
+// without one come back without one.
+func testEventRequestID(t *testing.T, s Store) {
+	clicked := event("e1", catalog.EventViewItem, t0, "a")
+	clicked.RequestID = "9f86d081884c7d65"
+	bought := event("e2", catalog.EventPurchase, t0.Add(time.Minute), "a", "b")
+	bought.RequestID = "2c26b46b68ffc68f"
+	plain := event("e3", catalog.EventAddToCart, t0.Add(2*time.Minute), "b")
+	in := []catalog.Event{clicked, bought, plain}
+	_, err := s.AppendEvents(ctx(t), in)
+	must(t, err)
+	if got := scanAll(t, s, allFrom, allTo); !reflect.DeepEqual(got, in) {
+		t.Fatalf("ScanEvents:\n got %+v\nwant %+v", got, in)
+	}
+	got, err := s.UserEvents(ctx(t), "u1", 10)
+	must(t, err)
+	if want := []catalog.Event{plain, bought, clicked}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("UserEvents:\n got %+v\nwant %+v", got, want)
 	}
 }
 

@@ -12,9 +12,10 @@ import (
 
 func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := newFlagSet("eval")
-	dataset := fs.String("dataset", "online-retail", "online-retail (basket completion) or retailrocket (next item in a session)")
+	dataset := fs.String("dataset", "online-retail", "online-retail (basket completion or for_you), retailrocket (next item in a session), or jsonl (a shop's own export in the recs import format: basket completion or for_you)")
 	data := fs.String("data", "", "the data: the Online Retail CSV(.gz) or the RetailRocket directory; default the copy in ../shared/data")
-	cutoff := fs.String("cutoff", "", "Online Retail: train before, test from this time (RFC 3339); default 2011-09-01T00:00:00Z")
+	task := fs.String("task", "basket_completion", "online-retail and jsonl: basket_completion (PDP bought_together) or for_you (home page of returning customers)")
+	cutoff := fs.String("cutoff", "", "train before, test from this time (RFC 3339); default 2011-09-01T00:00:00Z for Online Retail, 80 % of the events' time span for jsonl")
 	ks := fs.String("k", "10,20", "list lengths to score, comma-separated")
 	seed := fs.Int("seed", 1, "seed of every random choice")
 	maxQueries := fs.Int("max-queries", 0, "evaluate a seeded sample of this many queries (0: all)")
@@ -24,7 +25,7 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Log: log}
+	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Task: *task, Log: log}
 	for _, k := range splitList(*ks) {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 1 || n > 1000 {
@@ -50,8 +51,13 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 			dir = "../shared/data/retailrocket-sessions"
 		}
 		rep, err = eval.RunRetailRocket(ctx, dir, opt)
+	case "jsonl":
+		if *data == "" {
+			return usageError{"--dataset jsonl needs --data, the JSON Lines file (the format of recs import)"}
+		}
+		rep, err = eval.RunJSONL(ctx, *data, opt)
 	default:
-		return usageError{fmt.Sprintf("unknown --dataset %q: want online-retail or retailrocket", *dataset)}
+		return usageError{fmt.Sprintf("unknown --dataset %q: want online-retail, retailrocket or jsonl", *dataset)}
 	}
 	if err != nil {
 		return err

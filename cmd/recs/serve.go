@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/postgres"
 	"github.com/recs-server/recs/pseudonym"
+	"github.com/recs-server/recs/ranker"
 	"github.com/recs-server/recs/recommend"
 )
 
@@ -55,6 +59,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
+	rankerConfig := fs.String("ranker-config", "", "JSON file of ranking rules: per-placement blends, recent-purchase window, diversity caps, demotions, boosts, pins (see README); empty: the defaults")
 	debugListen := fs.String("debug-listen", "", "address for Go's pprof handlers (e.g. 127.0.0.1:6060); empty: off")
 	cors := fs.String("cors-origins", "", "comma-separated storefront origins allowed to call from browsers (e.g. https://shop.example), or *")
 	idKey := fs.idKey()
@@ -67,6 +72,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 
+	rules, err := loadRankerConfig(*rankerConfig)
+	if err != nil {
+		return err
+	}
 	set := metrics.NewSet()
 	var st store
 	if *db.url == "" {
@@ -97,7 +106,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	defer st.Close()
 
 	engine, err := recommend.New(recommend.Config{
-		SourceBudget: *sourceBudget, MaxMove: *maxMove,
+		SourceBudget: *sourceBudget, MaxMove: *maxMove, Ranker: rules,
 		ItemCache: int64(*itemCache), ListCache: int64(*listCache), MaxVisitors: *maxVisitors,
 	}, st, set)
 	if err != nil {
@@ -212,4 +221,26 @@ func servePprof(addr string, log *slog.Logger) {
 	if err := http.ListenAndServe(addr, mux); err != nil {
 		log.Error("pprof server stopped", "err", err)
 	}
+}
+
+// loadRankerConfig reads the ranking rules; unknown fields are an error,
+// so a misspelt rule is caught at start rather than silently ignored.
+func loadRankerConfig(path string) (ranker.Config, error) {
+	var c ranker.Config
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("ranker config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("ranker config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("ranker config %s: %w", path, err)
+	}
+	return c, nil
 }

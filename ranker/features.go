@@ -1,0 +1,298 @@
+// Package ranker is the second stage of a recommendation: it orders the
+// candidates of a module by the shop's expected gain, purchase probability
+// blended with margin, after dropping what may not be shown (hard filters)
+// and demoting what should rarely be (soft rules). It does no I/O: the
+// caller supplies the items, the visitor's context and slices to write
+// into, so the same code serves requests and scores training data.
+//
+// Features are defined once, here, and used by the batch training in
+// build and by the request path in recommend: there is no second
+// definition to drift.
+package ranker
+
+import (
+	"math"
+	"time"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// Source is a family of candidate lists; a candidate's rank in each is a
+// feature.
+type Source uint8
+
+const (
+	SrcCoPurchase Source = iota // bought in the same orders as an anchor
+	SrcCoView                   // viewed in the same sessions as an anchor
+	SrcContent                  // nearest embedding (pgvector)
+	SrcSession                  // neighbours of the visitor's recent items, session vector
+	SrcPopular                  // popularity, trending, department best-sellers
+	SrcRecent                   // the visitor's own recently viewed items
+	NumSources
+)
+
+var sourceNames = [NumSources]string{"co_purchase", "co_view", "content", "session", "popular", "recent"}
+
+func (s Source) String() string { return sourceNames[s] }
+
+// Hit is a candidate's place in one source's lists: the best rank
+// (0-based) over the lists of that family, and the list's score there.
+// Rank < 0 means the source did not propose it.
+type Hit struct {
+	Rank  int32
+	Score float32
+}
+
+// NoHits is the value of Candidate.Hits for a candidate no source
+// proposed; start from it and set what was found.
+var NoHits = func() (h [NumSources]Hit) {
+	for i := range h {
+		h[i].Rank = -1
+	}
+	return h
+}()
+
+// Candidate is one item proposed for a module.
+type Candidate struct {
+	ID string
+	// Item is the catalogue record; nil when unknown (always filtered).
+	Item *catalog.Item
+	Hits [NumSources]Hit
+	// Prior is the candidate's score before ranking (the fused order);
+	// without a model it is the ranking score.
+	Prior float64
+	// Reasons are the names of the lists that proposed it, shown to
+	// clients ("co_view", "trending", ...).
+	Reasons []string
+}
+
+// Interaction is one thing the visitor did with an item, with the item's
+// category and brand for affinities.
+type Interaction struct {
+	ItemID   string
+	Type     catalog.EventType
+	Time     time.Time
+	Category string // top-level category
+	Brand    string
+}
+
+// Context is what the ranker knows about the page and the visitor.
+// Prepare must be called after filling it and before scoring.
+type Context struct {
+	Now time.Time
+	// Anchors are the items the page is about: the product, the cart.
+	Anchors []*catalog.Item
+	// Recent are the visitor's recent interactions, newest first.
+	Recent []Interaction
+	// Exclude are ids never to return on this page (anchors, the cart,
+	// declared incompatibilities, items the page already shows).
+	Exclude map[string]bool
+
+	// Derived by Prepare.
+	anchorPrice float64
+	anchorCats  []string // top-level categories of the anchors
+	anchorLeafs []string
+	anchorBrand []string
+	hourSin     float32
+	hourCos     float32
+	catShare    map[string]float32
+	brandShare  map[string]float32
+	lastSeen    map[string]time.Time
+	purchased   map[string]time.Time
+}
+
+// Prepare derives the per-page values every candidate's features read.
+func (c *Context) Prepare() {
+	c.anchorPrice, c.anchorCats, c.anchorLeafs, c.anchorBrand = 0, c.anchorCats[:0], c.anchorLeafs[:0], c.anchorBrand[:0]
+	n := 0
+	for _, a := range c.Anchors {
+		if a == nil {
+			continue
+		}
+		if a.Price > 0 {
+			c.anchorPrice += a.Price
+			n++
+		}
+		if len(a.Category) > 0 {
+			c.anchorCats = append(c.anchorCats, a.Category[0])
+			c.anchorLeafs = append(c.anchorLeafs, a.Category[len(a.Category)-1])
+		}
+		if a.Brand != "" {
+			c.anchorBrand = append(c.anchorBrand, a.Brand)
+		}
+	}
+	if n > 0 {
+		c.anchorPrice /= float64(n)
+	}
+	h := float64(c.Now.UTC().Hour()) * (2 * math.Pi / 24)
+	c.hourSin, c.hourCos = float32(math.Sin(h)), float32(math.Cos(h))
+	if len(c.Recent) == 0 {
+		c.catShare, c.brandShare, c.lastSeen, c.purchased = nil, nil, nil, nil
+		return
+	}
+	c.catShare = make(map[string]float32, len(c.Recent))
+	c.brandShare = make(map[string]float32, len(c.Recent))
+	c.lastSeen = make(map[string]time.Time, len(c.Recent))
+	c.purchased = nil
+	w := 1 / float32(len(c.Recent))
+	for _, x := range c.Recent {
+		if x.Category != "" {
+			c.catShare[x.Category] += w
+		}
+		if x.Brand != "" {
+			c.brandShare[x.Brand] += w
+		}
+		if t, ok := c.lastSeen[x.ItemID]; !ok || x.Time.After(t) {
+			c.lastSeen[x.ItemID] = x.Time
+		}
+		if x.Type == catalog.EventPurchase {
+			if c.purchased == nil {
+				c.purchased = make(map[string]time.Time)
+			}
+			if t, ok := c.purchased[x.ItemID]; !ok || x.Time.After(t) {
+				c.purchased[x.ItemID] = x.Time
+			}
+		}
+	}
+}
+
+// LastPurchase is when the visitor last bought the item, if they did
+// among their recent interactions.
+func (c *Context) LastPurchase(id string) (time.Time, bool) {
+	t, ok := c.purchased[id]
+	return t, ok
+}
+
+// Feature indexes. The order is part of the model file format: a model
+// trained on other features is refused (see Model.UnmarshalBinary).
+const (
+	FCoPurchaseRank = iota
+	FCoViewRank
+	FContentRank
+	FSessionRank
+	FPopularRank
+	FRecentRank
+	FCoPurchaseScore
+	FCoViewScore
+	FContentScore
+	FSourcesHit
+	FPopularity
+	FViews
+	FTrend
+	FConversion
+	FRefundRate
+	FItemAge
+	FLogPrice
+	FPriceRatio
+	FSameCategory
+	FSameLeaf
+	FSameBrand
+	FCategoryAffinity
+	FBrandAffinity
+	FInteracted
+	FHourSin
+	FHourCos
+	NumFeatures
+)
+
+// FeatureNames name the features in reasons and in the model file.
+var FeatureNames = [NumFeatures]string{
+	"co_purchase_rank", "co_view_rank", "content_rank", "session_rank", "popular_rank", "recent_rank",
+	"co_purchase_score", "co_view_score", "content_score", "sources_hit",
+	"popularity", "views", "trend", "conversion", "refund_rate", "item_age",
+	"log_price", "price_ratio", "same_category", "same_leaf", "same_brand",
+	"category_affinity", "brand_affinity", "interacted", "hour_sin", "hour_cos",
+}
+
+// Vector is one candidate's features.
+type Vector [NumFeatures]float32
+
+// Extract computes a candidate's features in its context. st is the
+// item's statistics from the build (zero for an item newer than it).
+func Extract(x *Vector, c *Context, cand *Candidate, st ItemStats) {
+	hits := 0
+	for s := range NumSources {
+		h := cand.Hits[s]
+		if h.Rank < 0 {
+			x[FCoPurchaseRank+s] = 0
+			continue
+		}
+		hits++
+		// Reciprocal rank: the head of a list matters, its tail hardly.
+		x[FCoPurchaseRank+s] = 1 / float32(1+h.Rank)
+	}
+	x[FCoPurchaseScore] = score(cand.Hits[SrcCoPurchase])
+	x[FCoViewScore] = score(cand.Hits[SrcCoView])
+	x[FContentScore] = score(cand.Hits[SrcContent])
+	x[FSourcesHit] = float32(hits)
+
+	if st.Views+st.Purchases+st.Refunds == 0 {
+		// Most candidates of a large catalogue: skip the logarithms.
+		x[FPopularity], x[FViews], x[FTrend], x[FConversion], x[FRefundRate] = 0, 0, 0, 0.01, 0
+	} else {
+		x[FPopularity] = log1p(st.Purchases)
+		x[FViews] = log1p(st.Views)
+		x[FTrend] = float32(math.Log((float64(st.Purchases7d)*30/7 + 1) / (float64(st.Purchases) + 1)))
+		x[FConversion] = (st.Purchases + 0.1) / (st.Views + st.Purchases + 10)
+		x[FRefundRate] = RefundRate(st)
+	}
+	x[FItemAge] = 0
+	x[FLogPrice], x[FPriceRatio] = 0, 0
+	x[FSameCategory], x[FSameLeaf], x[FSameBrand] = 0, 0, 0
+	x[FCategoryAffinity], x[FBrandAffinity], x[FInteracted] = 0, 0, 0
+	if it := cand.Item; it != nil {
+		first := st.FirstSeen
+		if !it.CreatedAt.IsZero() && (first == 0 || it.CreatedAt.Unix() < first) {
+			first = it.CreatedAt.Unix()
+		}
+		if first > 0 {
+			x[FItemAge] = log1p(float32(max(0, c.Now.Unix()-first)) / 86400)
+		}
+		if it.Price > 0 {
+			x[FLogPrice] = log1p(float32(it.Price))
+			if c.anchorPrice > 0 {
+				x[FPriceRatio] = float32(math.Log(it.Price / c.anchorPrice))
+			}
+		}
+		if len(it.Category) > 0 {
+			top, leaf := it.Category[0], it.Category[len(it.Category)-1]
+			x[FSameCategory] = flag(contains(c.anchorCats, top))
+			x[FSameLeaf] = flag(contains(c.anchorLeafs, leaf))
+			x[FCategoryAffinity] = c.catShare[top]
+		}
+		if it.Brand != "" {
+			x[FSameBrand] = flag(contains(c.anchorBrand, it.Brand))
+			x[FBrandAffinity] = c.brandShare[it.Brand]
+		}
+	}
+	if t, ok := c.lastSeen[cand.ID]; ok {
+		// 1 for just now, halving every 3 days.
+		x[FInteracted] = float32(math.Exp2(-c.Now.Sub(t).Hours() / 72))
+	}
+	x[FHourSin], x[FHourCos] = c.hourSin, c.hourCos
+}
+
+func score(h Hit) float32 {
+	if h.Rank < 0 {
+		return 0
+	}
+	return h.Score
+}
+
+func log1p(v float32) float32 { return float32(math.Log1p(float64(max(0, v)))) }
+
+func flag(b bool) float32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,241 @@
+package ranker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+var now = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func item(id string, mods ...func(*catalog.Item)) *catalog.Item {
+	it := &catalog.Item{ID: id, Title: id, Price: 10, Cost: 5, Stock: 10, Active: true, Category: []string{"Home"}}
+	for _, m := range mods {
+		m(it)
+	}
+	return it
+}
+
+// cands makes candidates in prior order: the first is the best.
+func cands(items ...*catalog.Item) []Candidate {
+	out := make([]Candidate, len(items))
+	for i, it := range items {
+		out[i] = Candidate{ID: it.ID, Item: it, Hits: NoHits, Prior: 1 / float64(i+1), Reasons: []string{"co_view"}}
+		out[i].Hits[SrcCoView] = Hit{Rank: int32(i), Score: 0.5}
+	}
+	return out
+}
+
+func rankIDs(r *Ranker, c *Context, module string, cs []Candidate, limit int) string {
+	c.Prepare()
+	var s Scratch
+	var ids []string
+	for _, rk := range r.Rank(c, module, cs, limit, &s) {
+		ids = append(ids, cs[rk.Index].ID)
+	}
+	return strings.Join(ids, ",")
+}
+
+func TestOutOfStockNeverReturned(t *testing.T) {
+	r := New(Config{}, nil, nil)
+	cs := cands(item("a", func(it *catalog.Item) { it.Stock = 0 }), item("b"), item("c", func(it *catalog.Item) { it.Stock = -2 }))
+	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 10); got != "b" {
+		t.Fatalf("got %q, want only the item in stock", got)
+	}
+}
+
+func TestInactiveAndUnknownNeverReturned(t *testing.T) {
+	r := New(Config{}, nil, nil)
+	cs := cands(item("a", func(it *catalog.Item) { it.Active = false }), item("b"))
+	cs = append(cs, Candidate{ID: "ghost", Hits: NoHits, Prior: 5})
+	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 10); got != "b" {
+		t.Fatalf("got %q, want b", got)
+	}
+}
+
+func TestCartItemsExcluded(t *testing.T) {
+	r := New(Config{}, nil, nil)
+	cart := []*catalog.Item{item("a"), item("b")}
+	c := &Context{Now: now, Anchors: cart, Exclude: map[string]bool{"a": true, "b": true}}
+	if got := rankIDs(r, c, "cross_sell", cands(item("a"), item("c"), item("b"), item("d")), 10); got != "c,d" {
+		t.Fatalf("got %q, want c,d", got)
+	}
+}
+
+func TestRecentPurchaseSuppressed(t *testing.T) {
+	r := New(Config{}, nil, nil)
+	c := &Context{Now: now, Recent: []Interaction{
+		{ItemID: "bought-yesterday", Type: catalog.EventPurchase, Time: now.Add(-24 * time.Hour)},
+		{ItemID: "bought-long-ago", Type: catalog.EventPurchase, Time: now.Add(-20 * 24 * time.Hour)},
+		{ItemID: "soap", Type: catalog.EventPurchase, Time: now.Add(-24 * time.Hour)},
+		{ItemID: "viewed", Type: catalog.EventViewItem, Time: now.Add(-time.Hour)},
+	}}
+	cs := cands(item("bought-yesterday"), item("bought-long-ago"), item("soap", func(it *catalog.Item) { it.Consumable = true }), item("viewed"))
+	if got := rankIDs(r, c, "for_you", cs, 10); got != "bought-long-ago,soap,viewed" {
+		t.Fatalf("got %q", got)
+	}
+	// The window is configurable; negative turns the rule off.
+	r = New(Config{RecentPurchaseWindow: Duration(-1)}, nil, nil)
+	if got := rankIDs(r, c, "for_you", cs, 10); !strings.HasPrefix(got, "bought-yesterday") {
+		t.Fatalf("rule off: got %q", got)
+	}
+}
+
+func TestIncompatibleExcludedBothWays(t *testing.T) {
+	r := New(Config{}, nil, nil)
+	anchor := item("printer", func(it *catalog.Item) { it.IncompatibleWith = []string{"ink-x"} })
+	cs := cands(item("ink-x"), item("ink-y", func(it *catalog.Item) { it.IncompatibleWith = []string{"printer"} }), item("paper"))
+	c := &Context{Now: now, Anchors: []*catalog.Item{anchor}}
+	if got := rankIDs(r, c, "similar", cs, 10); got != "paper" {
+		t.Fatalf("got %q, want paper", got)
+	}
+}
+
+func TestMarginBlendPrefersMarginAtEqualProbability(t *testing.T) {
+	cs := cands(item("thin", func(it *catalog.Item) { it.Cost = 9.5 }), item("fat", func(it *catalog.Item) { it.Cost = 2 }))
+	cs[1].Prior = cs[0].Prior // equal probability
+	r := New(Config{}, nil, nil)
+	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 10); got != "fat,thin" {
+		t.Fatalf("got %q, want the higher margin first", got)
+	}
+	// A placement weighted on probability alone keeps the prior order.
+	r = New(Config{Blends: map[string]Blend{"similar": {Prob: 1}}}, nil, nil)
+	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 10); got != "thin,fat" {
+		t.Fatalf("prob only: got %q", got)
+	}
+}
+
+func TestSoftRulesDemote(t *testing.T) {
+	f := func(name string, cfg Config, st *Stats, mod func(*catalog.Item), want string) {
+		t.Helper()
+		cs := cands(item("a", mod), item("b"))
+		cs[1].Prior = 0.9 // a is only a little better before the rule
+		if got := rankIDs(New(cfg, nil, st), &Context{Now: now}, "similar", cs, 10); got != want {
+			t.Fatalf("%s: got %q, want %q", name, got, want)
+		}
+	}
+	f("low stock", Config{}, nil, func(it *catalog.Item) { it.Stock = 1 }, "b,a")
+	f("enough stock", Config{}, nil, func(it *catalog.Item) { it.Stock = 3 }, "a,b")
+	refunds := &Stats{byID: map[string]ItemStats{"a": {Purchases: 20, Refunds: 10}}}
+	f("refunds", Config{}, refunds, func(*catalog.Item) {}, "b,a")
+	few := &Stats{byID: map[string]ItemStats{"a": {Purchases: 20, Refunds: 1}}}
+	f("few refunds", Config{}, few, func(*catalog.Item) {}, "a,b")
+}
+
+func TestDiversityCapsBrandUnlessShort(t *testing.T) {
+	acme := func(it *catalog.Item) { it.Brand = "acme" }
+	cs := cands(item("a1", acme), item("a2", acme), item("a3", acme), item("x"), item("a4", acme))
+	r := New(Config{MaxPerBrand: 2}, nil, nil)
+	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 3); got != "a1,a2,x" {
+		t.Fatalf("got %q, want the third acme item held back", got)
+	}
+	// Short of items: the held-back ones fill the module, best first.
+	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 5); got != "a1,a2,x,a3,a4" {
+		t.Fatalf("short module: got %q", got)
+	}
+	byCat := New(Config{MaxPerCategory: 1}, nil, nil)
+	cs = cands(item("h1"), item("h2"), item("g", func(it *catalog.Item) { it.Category = []string{"Garden"} }))
+	if got := rankIDs(byCat, &Context{Now: now}, "similar", cs, 2); got != "h1,g" {
+		t.Fatalf("category cap: got %q", got)
+	}
+}
+
+func TestBoostsAndPins(t *testing.T) {
+	cs := cands(item("a"), item("b"), item("c", func(it *catalog.Item) { it.Brand = "house" }), item("d"))
+	r := New(Config{Boosts: []Boost{{Brand: "house", Factor: 10}}, Pins: map[string][]string{"trending": {"d", "b", "sold-out"}}}, nil, nil)
+	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 10); got != "c,a,b,d" {
+		t.Fatalf("boost: got %q", got)
+	}
+	if got := rankIDs(r, &Context{Now: now}, "trending", cs, 10); got != "d,b,c,a" {
+		t.Fatalf("pins: got %q", got)
+	}
+	// A pinned item still passes the hard filters.
+	cs[3].Item.Stock = 0
+	if got := rankIDs(r, &Context{Now: now}, "trending", cs, 10); got != "b,c,a" {
+		t.Fatalf("pinned out of stock: got %q", got)
+	}
+}
+
+func TestReasonsNameSourcesAndTopFeatures(t *testing.T) {
+	x, y := synthetic(2000, 1)
+	m, err := Train(x, y, TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{}, m, nil)
+	cs := cands(item("a"), item("b"))
+	c := &Context{Now: now}
+	c.Prepare()
+	var s Scratch
+	out := r.Rank(c, "similar", cs, 2, &s)
+	if len(out) != 2 {
+		t.Fatalf("got %d items", len(out))
+	}
+	for _, rk := range out {
+		if rk.Reasons[0] != "co_view" || !slices.ContainsFunc(rk.Reasons, func(s string) bool { return strings.HasPrefix(s, "feature:") }) {
+			t.Fatalf("reasons %v: want the source and a feature", rk.Reasons)
+		}
+		if rk.Prob <= 0 || rk.Prob >= 1 {
+			t.Fatalf("probability %v out of (0, 1)", rk.Prob)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []Config{
+		{Blends: map[string]Blend{"similar": {Prob: -1, Margin: 1}}},
+		{Blends: map[string]Blend{"similar": {}}},
+		{LowStockBelow: -1},
+		{RefundFactor: 2},
+		{Boosts: []Boost{{Factor: 2}}},
+	}
+	for i, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("config %d: want an error", i)
+		}
+	}
+	good := Config{}.WithDefaults()
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkRank ranks a module of 10 from 200 and 1,000 candidates with a
+// trained model: features, prediction, blend, rules and diversity.
+func BenchmarkRank(b *testing.B) {
+	x, y := synthetic(5000, 2)
+	m, err := Train(x, y, TrainOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{200, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			items := make([]*catalog.Item, n)
+			st := NewStats(now, map[string]ItemStats{})
+			for i := range items {
+				items[i] = item(fmt.Sprintf("i%d", i), func(it *catalog.Item) {
+					it.Brand = fmt.Sprintf("brand%d", i%7)
+					it.Price = float64(1 + i%50)
+				})
+				st.byID[items[i].ID] = ItemStats{Views: float32(i % 100), Purchases: float32(i % 13)}
+			}
+			cs := cands(items...)
+			r := New(Config{}, m, st)
+			c := &Context{Now: now, Anchors: []*catalog.Item{item("anchor")}, Exclude: map[string]bool{"anchor": true},
+				Recent: []Interaction{{ItemID: "i3", Type: catalog.EventViewItem, Time: now.Add(-time.Hour), Category: "Home", Brand: "brand3"}}}
+			c.Prepare()
+			var s Scratch
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if out := r.Rank(c, "similar", cs, 10, &s); len(out) != 10 {
+					b.Fatal(len(out))
+				}
+			}
+		})
+	}
+}

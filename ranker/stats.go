@@ -1,0 +1,184 @@
+package ranker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// StatsModelKind names the item statistics in the model registry.
+const StatsModelKind = "item_stats"
+
+// ItemStats are one item's behaviour counts over the 30 days before the
+// build's end (all-time first sighting), the item-level inputs of the
+// features.
+type ItemStats struct {
+	Views, Carts, Purchases, Refunds float32
+	Purchases7d                      float32
+	// FirstSeen is the Unix time of the item's first event; 0 if none.
+	FirstSeen int64
+}
+
+// RefundRate is the item's smoothed share of purchased units refunded:
+// an item needs several sales before one refund makes it look bad.
+func RefundRate(st ItemStats) float32 {
+	return st.Refunds / (st.Purchases + 5)
+}
+
+// Stats are the statistics of every item with events, as of a time.
+type Stats struct {
+	At   time.Time
+	byID map[string]ItemStats
+}
+
+// Get returns the item's statistics; zero for an item without events.
+func (s *Stats) Get(id string) ItemStats {
+	if s == nil {
+		return ItemStats{}
+	}
+	return s.byID[id]
+}
+
+// NewStats wraps statistics by item id (tests, tools).
+func NewStats(at time.Time, byID map[string]ItemStats) *Stats {
+	return &Stats{At: at, byID: byID}
+}
+
+// Len is the number of items with statistics.
+func (s *Stats) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.byID)
+}
+
+// StatsBuilder counts events into Stats as of a time: the build's end, or
+// the training cut-off when the ranker learns (so no feature sees the
+// future it is asked to predict).
+type StatsBuilder struct {
+	at   time.Time
+	byID map[string]*ItemStats
+}
+
+// NewStatsBuilder counts events before at.
+func NewStatsBuilder(at time.Time) *StatsBuilder {
+	return &StatsBuilder{at: at, byID: make(map[string]*ItemStats)}
+}
+
+// Add counts one event; events at or after the builder's time are
+// ignored.
+func (b *StatsBuilder) Add(e *catalog.Event) {
+	if !e.Time.Before(b.at) {
+		return
+	}
+	age := b.at.Sub(e.Time)
+	for _, li := range e.Items {
+		st := b.byID[li.ItemID]
+		if st == nil {
+			st = &ItemStats{}
+			b.byID[li.ItemID] = st
+		}
+		if t := e.Time.Unix(); st.FirstSeen == 0 || t < st.FirstSeen {
+			st.FirstSeen = t
+		}
+		if age > 30*24*time.Hour {
+			continue
+		}
+		switch e.Type {
+		case catalog.EventViewItem:
+			st.Views++
+		case catalog.EventAddToCart:
+			st.Carts++
+		case catalog.EventPurchase:
+			// Orders, not units: a wholesale order of 500 is one decision.
+			st.Purchases++
+			if age <= 7*24*time.Hour {
+				st.Purchases7d++
+			}
+		case catalog.EventRefund:
+			st.Refunds++
+		}
+	}
+}
+
+// Stats returns what was counted.
+func (b *StatsBuilder) Stats() *Stats {
+	s := &Stats{At: b.at, byID: make(map[string]ItemStats, len(b.byID))}
+	for id, st := range b.byID {
+		s.byID[id] = *st
+	}
+	return s
+}
+
+const statsMagic = "RSTATS1\n"
+
+// MarshalBinary encodes the statistics, sorted by id (deterministic).
+func (s *Stats) MarshalBinary() ([]byte, error) {
+	ids := make([]string, 0, len(s.byID))
+	for id := range s.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b := make([]byte, 0, 16+len(ids)*48)
+	b = append(b, statsMagic...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(s.At.Unix()))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		st := s.byID[id]
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+		for _, f := range [...]float32{st.Views, st.Carts, st.Purchases, st.Refunds, st.Purchases7d} {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+		b = binary.LittleEndian.AppendUint64(b, uint64(st.FirstSeen))
+	}
+	return b, nil
+}
+
+var errShortStats = errors.New("item stats: truncated")
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (s *Stats) UnmarshalBinary(b []byte) error {
+	if !bytes.HasPrefix(b, []byte(statsMagic)) {
+		return errors.New("item stats: not an item stats file")
+	}
+	b = b[len(statsMagic):]
+	if len(b) < 12 {
+		return errShortStats
+	}
+	s.At = time.Unix(int64(binary.LittleEndian.Uint64(b)), 0).UTC()
+	n := binary.LittleEndian.Uint32(b[8:])
+	b = b[12:]
+	if uint64(n) > uint64(len(b)) {
+		return errShortStats
+	}
+	s.byID = make(map[string]ItemStats, n)
+	for range n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return errShortStats
+		}
+		id := string(b[k : k+int(l)])
+		b = b[k+int(l):]
+		if len(b) < 28 {
+			return errShortStats
+		}
+		var f [5]float32
+		for i := range f {
+			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		s.byID[id] = ItemStats{Views: f[0], Carts: f[1], Purchases: f[2], Refunds: f[3], Purchases7d: f[4],
+			FirstSeen: int64(binary.LittleEndian.Uint64(b[20:]))}
+		b = b[28:]
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("item stats: %d trailing bytes", len(b))
+	}
+	return nil
+}

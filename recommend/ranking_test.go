@@ -1,0 +1,126 @@
+package recommend
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/build"
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/demo"
+	"github.com/recs-server/recs/memstore"
+)
+
+func TestRecentPurchaseSuppressed(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	mods, _ := f.engine.PDP(ctx, Request{ItemID: "a1", SessionID: "s1", Limit: 10})
+	if !slices.Contains(ids(mods[1].Items), "b1") {
+		t.Fatal("b1 missing before the purchase")
+	}
+	f.engine.Record(&catalog.Event{Type: catalog.EventPurchase, Time: time.Now().Add(-time.Hour), SessionID: "s1",
+		Items: []catalog.EventItem{{ItemID: "b1", Quantity: 1}}})
+	mods, _ = f.engine.PDP(ctx, Request{ItemID: "a1", SessionID: "s1", Limit: 10})
+	if slices.Contains(ids(mods[1].Items), "b1") {
+		t.Fatalf("bought_together %v recommends b1, bought an hour ago", ids(mods[1].Items))
+	}
+	// Another visitor still gets it.
+	mods, _ = f.engine.PDP(ctx, Request{ItemID: "a1", SessionID: "s2", Limit: 10})
+	if !slices.Contains(ids(mods[1].Items), "b1") {
+		t.Fatal("b1 hidden from a visitor who never bought it")
+	}
+}
+
+// servedDemoShop generates a demo shop, builds it for real (ranker
+// included) into an embedded store and serves it with a fresh engine.
+func servedDemoShop(tb testing.TB, opt demo.Options) (*demo.Shop, *memstore.Store, *Engine) {
+	tb.Helper()
+	shop := demo.Generate(opt)
+	st := memstore.New()
+	if err := st.UpsertItems(tb.Context(), shop.Items); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := st.AppendEvents(tb.Context(), shop.Events); err != nil {
+		tb.Fatal(err)
+	}
+	publishBuild(tb, st, "v1")
+	e, err := New(Config{SourceBudget: time.Second}, st, metrics.NewSet())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(e.Close)
+	if _, err := e.Refresh(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+	return shop, st, e
+}
+
+func publishBuild(tb testing.TB, st *memstore.Store, version string) {
+	tb.Helper()
+	b, rep, err := build.Run(tb.Context(), st, build.Options{Seed: 1, Version: version, SkipItem2Vec: true}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if rep.Ranker.SkippedWhy != "" {
+		tb.Fatalf("ranker not trained: %s", rep.Ranker.SkippedWhy)
+	}
+	if err := st.PublishBuild(tb.Context(), b); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestServedBuildIsRankedByItsModel builds a small demo shop for real,
+// serves it, and checks the model is loaded, explains itself, and is
+// swapped by the next build.
+func TestServedBuildIsRankedByItsModel(t *testing.T) {
+	ctx := t.Context()
+	shop, st, e := servedDemoShop(t, demo.Options{Items: 400, Days: 30, Visitors: 1200})
+	first := e.Ranker()
+	if first.Model() == nil || first.Stats().Len() == 0 {
+		t.Fatal("the build's model or item stats were not loaded")
+	}
+	var anchor string
+	for _, it := range shop.Items {
+		if it.Active && it.Stock > 0 {
+			anchor = it.ID
+			break
+		}
+	}
+	mods, err := e.PDP(ctx, Request{ItemID: anchor, Limit: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	explained := 0
+	for _, m := range mods {
+		if len(m.Items) == 0 {
+			t.Fatalf("module %s is empty", m.ID)
+		}
+		filling := false
+		for i, it := range m.Items {
+			own := slices.ContainsFunc(it.Reasons, func(r string) bool { return r == "co_view" || r == "co_purchase" || r == "similar_content" })
+			if own && filling {
+				t.Fatalf("module %s: %s proposed by the module's sources comes after popular top-ups: %v", m.ID, it.ItemID, m.Items)
+			}
+			filling = filling || !own
+			if i > 0 && own && it.Score > m.Items[i-1].Score {
+				t.Fatalf("module %s is not in score order: %v after %v", m.ID, it.Score, m.Items[i-1].Score)
+			}
+			if slices.ContainsFunc(it.Reasons, func(r string) bool { return strings.HasPrefix(r, "feature:") }) {
+				explained++
+			}
+		}
+	}
+	if explained == 0 {
+		t.Fatal("no item names the features that ranked it")
+	}
+	publishBuild(t, st, "v2")
+	if changed, err := e.Refresh(ctx); err != nil || !changed {
+		t.Fatalf("refresh to v2: changed %v, %v", changed, err)
+	}
+	if e.Ranker() == first || e.Ranker().Model() == nil {
+		t.Fatal("the new build's ranker was not swapped in")
+	}
+}
