@@ -182,11 +182,15 @@ func (s *Store) UpsertItems(ctx context.Context, items []catalog.Item) error {
 
 // Items returns the items that exist among ids, in the order asked.
 func (s *Store) Items(ctx context.Context, ids []string) ([]catalog.Item, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("query items: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Item, error) { return scanItem(r) })
+	var found []catalog.Item
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return err
+		}
+		found, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Item, error) { return scanItem(r) })
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read items: %w", err)
 	}
@@ -249,18 +253,58 @@ func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) 
 	return int(tag.RowsAffected()), nil
 }
 
-var eventColumnNames = []string{"event_id", "line", "type", "ts", "session_id", "user_id", "item_id",
-	"quantity", "price", "order_id", "query", "channel", "device"}
+// insertEvents stores event lines passed as one array per column, in one
+// statement (so one round trip and an implicit transaction). A staging
+// table per write cost five round trips, and creating and dropping a table
+// writes the system catalogues and makes every other backend reload its
+// caches: under load that was most of the events' latency. Lines whose
+// event id is already stored are skipped, so a resent event is dropped
+// whole; line 0 counts the events.
+const insertEvents = `WITH ins AS (
+	INSERT INTO events (event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
+		order_id, query, channel, device)
+	SELECT * FROM unnest($1::text[], $2::int2[], $3::int2[], $4::timestamptz[], $5::text[], $6::text[],
+		$7::text[], $8::int4[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[])
+		AS s(event_id, line, type, ts, session_id, user_id, item_id, quantity, price, order_id, query, channel, device)
+	WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
+	ON CONFLICT DO NOTHING RETURNING line)
+SELECT count(*) FROM ins WHERE line = 0`
 
-// AppendEvents stores the events whose id is new, in one transaction, and
-// returns how many. A resent event (same id) is dropped whole, even if its
-// content changed: the first version stands.
+// eventColumns holds event lines column by column, the parameters of
+// insertEvents.
+type eventColumns struct {
+	ids, sessions, users, items, orders, queries, channels, devices []string
+	lines, types                                                    []int16
+	times                                                           []time.Time
+	quantities                                                      []int32
+	prices                                                          []float64
+}
+
+func (c *eventColumns) add(e *catalog.Event, line int, ts time.Time, itemID string, qty int, price float64) {
+	c.ids = append(c.ids, e.ID)
+	c.lines = append(c.lines, int16(line))
+	c.types = append(c.types, int16(e.Type))
+	c.times = append(c.times, ts)
+	c.sessions = append(c.sessions, e.SessionID)
+	c.users = append(c.users, e.UserID)
+	c.items = append(c.items, itemID)
+	c.quantities = append(c.quantities, int32(qty))
+	c.prices = append(c.prices, price)
+	c.orders = append(c.orders, e.OrderID)
+	c.queries = append(c.queries, e.Query)
+	c.channels = append(c.channels, e.Channel)
+	c.devices = append(c.devices, e.Device)
+}
+
+// AppendEvents stores the events whose id is new, atomically, and returns
+// how many. A resent event (same id) is dropped whole, even if its content
+// changed: the first version stands.
 func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
 	seen := make(map[string]struct{}, len(events))
-	rows := make([][]any, 0, len(events))
+	var cols eventColumns
 	for i := range events {
 		e := &events[i]
 		if _, dup := seen[e.ID]; dup {
@@ -269,33 +313,20 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		seen[e.ID] = struct{}{}
 		ts := e.Time.UTC().Truncate(time.Microsecond)
 		if len(e.Items) == 0 {
-			rows = append(rows, []any{e.ID, int16(0), int16(e.Type), ts, e.SessionID, e.UserID, "", int32(0), 0.0,
-				e.OrderID, e.Query, e.Channel, e.Device})
+			cols.add(e, 0, ts, "", 0, 0)
 		}
 		for l, li := range e.Items {
-			rows = append(rows, []any{e.ID, int16(l), int16(e.Type), ts, e.SessionID, e.UserID, li.ItemID,
-				int32(li.Quantity), li.Price, e.OrderID, e.Query, e.Channel, e.Device})
+			cols.add(e, l, ts, li.ItemID, li.Quantity, li.Price)
 		}
 	}
 	var inserted int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE events_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_stage"}, eventColumnNames, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("copy events: %w", err)
-		}
-		err := tx.QueryRow(ctx, `WITH ins AS (
-				INSERT INTO events SELECT s.* FROM events_stage s
-				WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
-				ON CONFLICT DO NOTHING RETURNING line)
-			SELECT count(*) FROM ins WHERE line = 0`).Scan(&inserted)
-		if err != nil {
-			return fmt.Errorf("insert events: %w", err)
-		}
-		return nil
-	})
-	return inserted, err
+	err := s.pool.QueryRow(ctx, insertEvents, cols.ids, cols.lines, cols.types, cols.times, cols.sessions,
+		cols.users, cols.items, cols.quantities, cols.prices, cols.orders, cols.queries, cols.channels, cols.devices).
+		Scan(&inserted)
+	if err != nil {
+		return 0, fmt.Errorf("insert events: %w", err)
+	}
+	return inserted, nil
 }
 
 // ScanEvents calls fn for every event with from <= Time < to, in time order
@@ -369,8 +400,10 @@ func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 // User returns the user with the id or catalog.ErrNotFound.
 func (s *Store) User(ctx context.Context, id string) (catalog.User, error) {
 	u := catalog.User{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT anonymous_ids, personalization, updated_at FROM users WHERE id = $1`, id).
-		Scan(&u.AnonymousIDs, &u.Personalization, &u.UpdatedAt)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT anonymous_ids, personalization, updated_at FROM users WHERE id = $1`, id).
+			Scan(&u.AnonymousIDs, &u.Personalization, &u.UpdatedAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return catalog.User{}, fmt.Errorf("user %q: %w", id, catalog.ErrNotFound)
 	}
@@ -457,7 +490,8 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Scored])
 			return err
 		})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	err = s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.SendBatch(ctx, b).Close() })
+	if err != nil {
 		return nil, fmt.Errorf("nearest items: %w", err)
 	}
 	return out, nil
@@ -556,8 +590,10 @@ func joinScored(ids []string, scores []float64, k int) []catalog.Scored {
 // catalog.ErrNotFound.
 func (s *Store) LatestBuild(ctx context.Context) (catalog.BuildInfo, error) {
 	var bi catalog.BuildInfo
-	err := s.pool.QueryRow(ctx, `SELECT version, created_at, data_from, data_to FROM builds ORDER BY seq DESC LIMIT 1`).
-		Scan(&bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT version, created_at, data_from, data_to FROM builds ORDER BY seq DESC LIMIT 1`).
+			Scan(&bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return bi, fmt.Errorf("build: %w", catalog.ErrNotFound)
 	}
@@ -573,8 +609,10 @@ func (s *Store) LatestBuild(ctx context.Context) (catalog.BuildInfo, error) {
 func (s *Store) Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error) {
 	var ids []string
 	var scores []float64
-	err := s.pool.QueryRow(ctx, `SELECT neighbor_ids, scores FROM item_neighbors WHERE kind = $1 AND item_id = $2`,
-		string(kind), itemID).Scan(&ids, &scores)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT neighbor_ids, scores FROM item_neighbors WHERE kind = $1 AND item_id = $2`,
+			string(kind), itemID).Scan(&ids, &scores)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return []catalog.Scored{}, nil
 	}
@@ -588,7 +626,9 @@ func (s *Store) Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID
 func (s *Store) Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error) {
 	var ids []string
 	var scores []float64
-	err := s.pool.QueryRow(ctx, `SELECT item_ids, scores FROM popularity WHERE scope = $1`, scope).Scan(&ids, &scores)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT item_ids, scores FROM popularity WHERE scope = $1`, scope).Scan(&ids, &scores)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return []catalog.Scored{}, nil
 	}
@@ -603,9 +643,11 @@ func (s *Store) Popular(ctx context.Context, scope string, k int) ([]catalog.Sco
 func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildInfo, error) {
 	var blob []byte
 	var bi catalog.BuildInfo
-	err := s.pool.QueryRow(ctx, `SELECT m.blob, b.version, b.created_at, b.data_from, b.data_to
-		FROM models m JOIN builds b USING (version) WHERE m.kind = $1 ORDER BY b.seq DESC LIMIT 1`, kind).
-		Scan(&blob, &bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT m.blob, b.version, b.created_at, b.data_from, b.data_to
+			FROM models m JOIN builds b USING (version) WHERE m.kind = $1 ORDER BY b.seq DESC LIMIT 1`, kind).
+			Scan(&blob, &bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, bi, fmt.Errorf("model %q: %w", kind, catalog.ErrNotFound)
 	}
@@ -620,7 +662,10 @@ func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildIn
 // time when there are none (an index-only lookup on events_ts_idx).
 func (s *Store) LatestEventTime(ctx context.Context) (time.Time, error) {
 	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT max(ts) FROM events`).Scan(&t); err != nil {
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT max(ts) FROM events`).Scan(&t)
+	})
+	if err != nil {
 		return time.Time{}, fmt.Errorf("latest event time: %w", err)
 	}
 	if t == nil {
@@ -632,7 +677,9 @@ func (s *Store) LatestEventTime(ctx context.Context) (time.Time, error) {
 // ItemVector returns an item's served vector, or catalog.ErrNotFound.
 func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error) {
 	var v pgvector.Vector
-	err := s.pool.QueryRow(ctx, `SELECT embedding FROM item_vectors WHERE item_id = $1`, itemID).Scan(&v)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT embedding FROM item_vectors WHERE item_id = $1`, itemID).Scan(&v)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("vector of %q: %w", itemID, catalog.ErrNotFound)
 	}
@@ -645,18 +692,23 @@ func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error
 // UserEvents returns up to limit of a user's newest events, newest first
 // (through events_user_idx).
 func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
-		order_id, query, channel, device FROM events
-		WHERE user_id = $1 AND event_id IN (
-			SELECT event_id FROM events WHERE user_id = $1 AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
-		ORDER BY ts DESC, event_id DESC, line`, userID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("query user events: %w", err)
-	}
 	var out []catalog.Event
-	err = collectEvents(rows, func(e *catalog.Event) error {
-		out = append(out, *e)
-		return nil
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
+			order_id, query, channel, device FROM events
+			WHERE user_id = $1 AND event_id IN (
+				SELECT event_id FROM events WHERE user_id = $1 AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
+			ORDER BY ts DESC, event_id DESC, line`, userID, limit)
+		if err != nil {
+			return fmt.Errorf("query user events: %w", err)
+		}
+		return collectEvents(rows, func(e *catalog.Event) error {
+			out = append(out, *e)
+			return nil
+		})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"strings"
 	"time"
 
@@ -52,6 +53,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
 	debugListen := fs.String("debug-listen", "", "address for Go's pprof handlers (e.g. 127.0.0.1:6060); empty: off")
+	blockRate := fs.Duration("debug-block-rate", 0, "with --debug-listen: sample one blocking event per this much time spent blocked, for /debug/pprof/block (e.g. 10us); 0: off")
+	mutexFraction := fs.Int("debug-mutex-fraction", 0, "with --debug-listen: report 1 in this many mutex contention events, for /debug/pprof/mutex (e.g. 10); 0: off")
 	cors := fs.String("cors-origins", "", "comma-separated storefront origins allowed to call from browsers (e.g. https://shop.example), or *")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -95,6 +98,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		AllowedOrigins: splitList(*cors),
 	}, st, engine, log, set)
 	if *debugListen != "" {
+		// Both profiles cost time on every sampled event: off unless asked.
+		runtime.SetBlockProfileRate(int(blockRate.Nanoseconds()))
+		runtime.SetMutexProfileFraction(*mutexFraction)
 		go servePprof(*debugListen, log)
 	}
 	ln, err := net.Listen("tcp", *listen)
