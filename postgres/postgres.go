@@ -31,6 +31,11 @@ type Config struct {
 	// first queries after a quiet spell off the connect path (tail latency).
 	MaxConns     int32
 	MinIdleConns int32
+	// WriteConns sizes a second pool for writes (events, stock, items,
+	// users, vectors); default 4. Apart from the reads' pool, a burst of
+	// writes never leaves the reads without a connection, and the event
+	// writer never queues behind reads.
+	WriteConns int32
 	// EFSearch is pgvector's hnsw.ef_search for nearest-item queries: the
 	// candidate list size, traded for recall. It is raised to k when a
 	// query asks for more.
@@ -54,9 +59,11 @@ func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	return pc, nil
 }
 
-// Store is a pool of connections to one database schema.
+// Store holds the connections to one database schema: a pool for reads
+// and builds, and a smaller one for writes.
 type Store struct {
 	pool     *pgxpool.Pool
+	writes   *pgxpool.Pool
 	efSearch int
 }
 
@@ -68,16 +75,39 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	pool, err := openPool(ctx, cc, cfg.MaxConns, cfg.MinIdleConns)
+	if err != nil {
+		return nil, err
+	}
+	writeConns := cfg.WriteConns
+	if writeConns <= 0 {
+		writeConns = 4
+	}
+	writes, err := openPool(ctx, cc, writeConns, min(writeConns, cfg.MinIdleConns))
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	ef := cfg.EFSearch
+	if ef <= 0 {
+		ef = 100
+	}
+	return &Store{pool: pool, writes: writes, efSearch: ef}, nil
+}
+
+// openPool opens a pool of at most maxConns connections (0: pgxpool's
+// default) and checks that the database answers.
+func openPool(ctx context.Context, cc *pgx.ConnConfig, maxConns, minIdle int32) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig("")
 	if err != nil {
 		return nil, err
 	}
-	pc.ConnConfig = cc
-	if cfg.MaxConns > 0 {
-		pc.MaxConns = cfg.MaxConns
+	pc.ConnConfig = cc.Copy()
+	if maxConns > 0 {
+		pc.MaxConns = maxConns
 	}
-	if cfg.MinIdleConns > 0 {
-		pc.MinIdleConns = cfg.MinIdleConns
+	if minIdle > 0 {
+		pc.MinIdleConns = min(minIdle, pc.MaxConns)
 	}
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
@@ -93,21 +123,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
-	ef := cfg.EFSearch
-	if ef <= 0 {
-		ef = 100
-	}
-	return &Store{pool: pool, efSearch: ef}, nil
+	return pool, nil
 }
 
-// Close closes the pool, waiting for connections in use.
-func (s *Store) Close() { s.pool.Close() }
+// Close closes both pools, waiting for connections in use.
+func (s *Store) Close() {
+	s.pool.Close()
+	s.writes.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// Stat reports the pool's statistics for metrics.
+// Stat reports the read pool's statistics for metrics.
 func (s *Store) Stat() *pgxpool.Stat { return s.pool.Stat() }
+
+// WriteStat reports the write pool's statistics for metrics.
+func (s *Store) WriteStat() *pgxpool.Stat { return s.writes.Stat() }
 
 const itemColumns = `id, title, description, category, brand, price, cost, currency, stock,
 	attributes, incompatible_with, consumable, url, image_url, active, synthetic, created_at, updated_at`
@@ -159,7 +191,7 @@ func (s *Store) UpsertItems(ctx context.Context, items []catalog.Item) error {
 		}
 		rows = append(rows, itemRow(&it))
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE items_stage (LIKE items INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 			return err
 		}
@@ -245,7 +277,7 @@ func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) 
 		ids = append(ids, u.ItemID)
 		stocks = append(stocks, int32(u.Stock))
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE items SET stock = u.stock, updated_at = now()
+	tag, err := s.writes.Exec(ctx, `UPDATE items SET stock = u.stock, updated_at = now()
 		FROM unnest($1::text[], $2::int[]) AS u(id, stock) WHERE items.id = u.id`, ids, stocks)
 	if err != nil {
 		return 0, fmt.Errorf("update stock: %w", err)
@@ -320,7 +352,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		}
 	}
 	var inserted int
-	err := s.pool.QueryRow(ctx, insertEvents, cols.ids, cols.lines, cols.types, cols.times, cols.sessions,
+	err := s.writes.QueryRow(ctx, insertEvents, cols.ids, cols.lines, cols.types, cols.times, cols.sessions,
 		cols.users, cols.items, cols.quantities, cols.prices, cols.orders, cols.queries, cols.channels, cols.devices).
 		Scan(&inserted)
 	if err != nil {
@@ -387,7 +419,7 @@ func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = time.Now()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, anonymous_ids, personalization, updated_at) VALUES ($1, $2, $3, $4)
+	_, err := s.writes.Exec(ctx, `INSERT INTO users (id, anonymous_ids, personalization, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET anonymous_ids = EXCLUDED.anonymous_ids,
 		personalization = EXCLUDED.personalization, updated_at = EXCLUDED.updated_at`,
 		u.ID, u.AnonymousIDs, u.Personalization, u.UpdatedAt.UTC().Truncate(time.Microsecond))
@@ -449,7 +481,7 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 		}
 		ids[i], pvs[i] = v.ItemID, pv
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO item_vectors (item_id, embedding, updated_at)
+	_, err := s.writes.Exec(ctx, `INSERT INTO item_vectors (item_id, embedding, updated_at)
 		SELECT * FROM unnest($1::text[], $2::vector[]) AS v(id, e), now()
 		ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, updated_at = EXCLUDED.updated_at`, ids, pvs)
 	if err != nil {

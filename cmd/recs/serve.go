@@ -40,6 +40,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	doMigrate := fs.Bool("migrate", false, "apply database migrations before serving")
 	maxConns := fs.Int("db-max-conns", 32, "most PostgreSQL connections; each request runs its candidate sources in parallel")
 	minConns := fs.Int("db-min-idle-conns", 8, "idle PostgreSQL connections kept open, so bursts do not wait for connects")
+	writeConns := fs.Int("db-write-conns", 4, "PostgreSQL connections for writes (events, stock, items), a pool apart from --db-max-conns so writes and reads never wait for each other")
 	demoSeed := fs.Int("demo-seed", 1, "seed of the generated demo shop (embedded store only)")
 	demoItems := fs.Int("demo-items", 3000, "items in the generated demo shop (embedded store only)")
 	demoVisitors := fs.Int("demo-visitors", 6000, "shoppers in the generated demo shop's history (embedded store only)")
@@ -70,7 +71,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		st = ms
 	} else {
 		cfg := db.config()
-		cfg.MaxConns, cfg.MinIdleConns = int32(*maxConns), int32(*minConns)
+		cfg.MaxConns, cfg.MinIdleConns, cfg.WriteConns = int32(*maxConns), int32(*minConns), int32(*writeConns)
 		if *doMigrate {
 			if _, err := postgres.Migrate(ctx, cfg, log); err != nil {
 				return err
@@ -174,6 +175,9 @@ func registerPoolMetrics(set *metrics.Set, ps *postgres.Store) {
 	gauge(`recs_db_pool_connections{state="total"}`, func() float64 { return float64(ps.Stat().TotalConns()) })
 	gauge(`recs_db_pool_max_connections`, func() float64 { return float64(ps.Stat().MaxConns()) })
 	gauge(`recs_db_pool_empty_acquire_total`, func() float64 { return float64(ps.Stat().EmptyAcquireCount()) })
+	gauge(`recs_db_write_pool_connections{state="acquired"}`, func() float64 { return float64(ps.WriteStat().AcquiredConns()) })
+	gauge(`recs_db_write_pool_connections{state="total"}`, func() float64 { return float64(ps.WriteStat().TotalConns()) })
+	gauge(`recs_db_write_pool_empty_acquire_total`, func() float64 { return float64(ps.WriteStat().EmptyAcquireCount()) })
 }
 
 // servePprof serves the profiler on its own listener, never on the API's.
