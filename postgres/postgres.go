@@ -109,6 +109,13 @@ func openPool(ctx context.Context, cc *pgx.ConnConfig, maxConns, minIdle int32) 
 	if minIdle > 0 {
 		pc.MinIdleConns = min(minIdle, pc.MaxConns)
 	}
+	// pgxpool pings a connection idle for over a second before handing it
+	// out, within the acquiring caller's deadline, and closes it when the
+	// ping is late: under load, with budgets of tens of milliseconds, that
+	// closed connections by the dozen and added a round trip to many
+	// reads. A connection idle for a minute is still checked, and the
+	// pool's health check runs every minute.
+	pc.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > time.Minute }
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
 			return fmt.Errorf("register pgvector types (is the schema migrated? run `recs migrate`): %w", err)

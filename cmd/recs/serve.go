@@ -175,6 +175,12 @@ func registerPoolMetrics(set *metrics.Set, ps *postgres.Store) {
 	gauge(`recs_db_pool_connections{state="total"}`, func() float64 { return float64(ps.Stat().TotalConns()) })
 	gauge(`recs_db_pool_max_connections`, func() float64 { return float64(ps.Stat().MaxConns()) })
 	gauge(`recs_db_pool_empty_acquire_total`, func() float64 { return float64(ps.Stat().EmptyAcquireCount()) })
+	// Connections opened since start: a climbing count means connections
+	// are being lost (each new one starts a cold backend).
+	gauge(`recs_db_pool_new_connections_total`, func() float64 { return float64(ps.Stat().NewConnsCount()) })
+	gauge(`recs_db_pool_destroyed_connections_total{reason="idle"}`, func() float64 { return float64(ps.Stat().MaxIdleDestroyCount()) })
+	gauge(`recs_db_pool_destroyed_connections_total{reason="lifetime"}`, func() float64 { return float64(ps.Stat().MaxLifetimeDestroyCount()) })
+	gauge(`recs_db_write_pool_new_connections_total`, func() float64 { return float64(ps.WriteStat().NewConnsCount()) })
 	gauge(`recs_db_write_pool_connections{state="acquired"}`, func() float64 { return float64(ps.WriteStat().AcquiredConns()) })
 	gauge(`recs_db_write_pool_connections{state="total"}`, func() float64 { return float64(ps.WriteStat().TotalConns()) })
 	gauge(`recs_db_write_pool_empty_acquire_total`, func() float64 { return float64(ps.WriteStat().EmptyAcquireCount()) })
