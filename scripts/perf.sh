@@ -29,7 +29,7 @@ mkdir -p "$OUT"
 
 ADMIN_URL=$(scripts/testdb.sh url)
 DBNAME=recs_perf_${ITEMS}
-DB=${ADMIN_URL%/*}/${DBNAME}?sslmode=disable
+DB="${ADMIN_URL%/*}/${DBNAME}?sslmode=disable"
 go build -o "$OUT/recs" ./cmd/recs
 go build -o "$OUT/loadtest" ./loadtest/cmd/loadtest
 
@@ -69,7 +69,7 @@ run() {
 	done
 	say "$name: loadtest $*"
 	"$OUT/loadtest" -target "http://127.0.0.1:${PORT}" -items "$ITEMS" -json "$OUT/${name}.json" "$@" >"$OUT/${name}.txt" 2>&1 || true
-	cat "$OUT/${name}.txt" | tee -a "$OUT/summary.txt"
+	tee -a "$OUT/summary.txt" <"$OUT/${name}.txt"
 	echo "server memory: $(grep -E '^Vm(HWM|RSS)' "/proc/${SERVER}/status" | tr -s ' \t\n' ' ')" | tee -a "$OUT/summary.txt"
 	stop_server
 }
