@@ -42,7 +42,10 @@ const (
 )
 
 type stockProbe struct {
-	r         *runner
+	r *runner
+	// client is the probe's own: the workers may hold every connection
+	// of the run's client when the server falls behind.
+	client    *fasthttp.HostClient
 	item      string
 	out, back *Histogram
 	probes    int
@@ -57,8 +60,20 @@ func (p *stockProbe) fail(format string, args ...any) {
 	}
 }
 
+// newStockProbe returns a probe of r's server.
+func newStockProbe(r *runner) *stockProbe {
+	return &stockProbe{
+		r: r, out: NewHistogram(), back: NewHistogram(),
+		client: &fasthttp.HostClient{
+			Addr: r.client.Addr, Name: "recs-loadtest-probe", MaxConns: 2,
+			ReadTimeout: r.cfg.Timeout, WriteTimeout: r.cfg.Timeout, MaxIdemponentCallAttempts: 1,
+		},
+	}
+}
+
 // run probes during the measured phase.
 func (p *stockProbe) run(ctx context.Context) {
+	defer p.client.CloseIdleConnections()
 	cfg := &p.r.cfg
 	select {
 	case <-p.r.started:
@@ -218,7 +233,7 @@ func (p *stockProbe) do(method, path string, body []byte) ([]byte, error) {
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(body)
 	}
-	if err := p.r.client.DoTimeout(req, resp, p.r.cfg.Timeout); err != nil {
+	if err := p.client.DoTimeout(req, resp, p.r.cfg.Timeout); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if c := resp.StatusCode(); c < 200 || c > 299 {

@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	defer stopProbe()
 	if cfg.Scenario == ScenarioStockStorm && cfg.StockProbeEvery > 0 && mix["stock"] > 0 {
-		probe = &stockProbe{r: r, out: NewHistogram(), back: NewHistogram()}
+		probe = newStockProbe(r)
 		go func() { defer close(probeDone); probe.run(probeCtx) }()
 	}
 	res := r.run(ctx, newPlanner(&cfg, r.eps, weights))

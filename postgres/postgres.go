@@ -516,9 +516,9 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 // defaults: ef_search = max(EFSearch, k) gives a mean recall@200 against
 // exact search of about 0.995 on 20k and 0.96-0.985 on 100k content vectors
 // (vector_recall_test.go), and the iterative scan (pgvector >= 0.8) keeps
-// searching when rows the graph found are not visible, such as the vectors
-// the last build replaced until vacuum removes them; without it a query
-// after a build returns about k/2 rows.
+// searching when rows the graph found are not visible (dead rows of
+// vectors replaced by PutItemVectors until vacuum removes them); without it
+// a query after a delete-and-copy build returned about k/2 rows.
 func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error) {
 	q, err := unitVector(vec)
 	if err != nil {

@@ -516,15 +516,15 @@ func movedVectors(vs vectorSet, seed uint64) vectorSet {
 	return moved
 }
 
-// A build replaces every vector in one transaction; until vacuum removes
-// the old rows, the graph still holds them, and each one the search finds
-// takes a place in its candidate list. NearestItems must still return k
-// neighbours, close to the exact ones.
+// A build replaces every vector in one transaction (a staged table swapped
+// in; before, a delete and a copy that left the old rows in the graph
+// until vacuum, each one found taking a place in the candidate list).
+// NearestItems must still return k neighbours, close to the exact ones.
 func TestNearestItemsReturnsKAfterBuildsReplaceVectors(t *testing.T) {
 	const k = 200
 	ctx := context.Background()
 	f := loadVectorFixture(t, 5000)
-	// Keep the dead rows for the test, whatever autovacuum would do.
+	// Keep any dead rows for the test, whatever autovacuum would do.
 	if _, err := f.conn.Exec(ctx, `ALTER TABLE item_vectors SET (autovacuum_enabled = false)`); err != nil {
 		t.Fatal(err)
 	}
