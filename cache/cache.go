@@ -6,6 +6,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,9 +27,12 @@ type ItemLoader func(ctx context.Context, ids []string) ([]catalog.Item, error)
 type Items struct {
 	c    *ristretto.Cache[string, *catalog.Item]
 	load ItemLoader
-	// gen counts invalidations. A load that started before an
-	// invalidation must not cache what it read: it may be the old value.
-	gen            atomic.Uint64
+	// gens count invalidations, per stripe of ids. A load that started
+	// before an invalidation of an id must not cache what it read for that
+	// id: it may be the old value. Striped, so a stream of stock updates
+	// spoils only the loads of the ids it touches, not every load.
+	gens           [genStripes]atomic.Uint64
+	seed           maphash.Seed
 	hits, misses   *metrics.Counter
 	loads, loadErr *metrics.Counter
 }
@@ -45,7 +49,7 @@ func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error)
 		return nil, fmt.Errorf("item cache: %w", err)
 	}
 	return &Items{
-		c: c, load: load,
+		c: c, load: load, seed: maphash.MakeSeed(),
 		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="hit"}`),
 		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`),
 		loads:   set.GetOrCreateCounter(`recs_cache_loads_total{cache="items"}`),
@@ -80,8 +84,11 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 	// passes first, the load still finishes and fills the cache, so a cold
 	// cache warms under load instead of timing out forever.
 	done := make(chan loaded, 1)
+	gens := make([]uint64, len(missing))
+	for i, id := range missing {
+		gens[i] = c.stripe(id).Load()
+	}
 	go func() {
-		gen := c.gen.Load()
 		c.loads.Inc()
 		lctx, cancel := context.WithTimeout(context.Background(), LoadTimeout)
 		items, err := c.load(lctx, missing)
@@ -91,18 +98,13 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 			done <- loaded{err: err}
 			return
 		}
-		found := make(map[string]bool, len(items))
+		byID := make(map[string]*catalog.Item, len(items))
 		for i := range items {
-			found[items[i].ID] = true
+			byID[items[i].ID] = &items[i]
 		}
-		if c.gen.Load() == gen {
-			for i := range items {
-				c.c.Set(items[i].ID, &items[i], 1)
-			}
-			for _, id := range missing {
-				if !found[id] {
-					c.c.Set(id, nil, 1)
-				}
+		for i, id := range missing {
+			if c.stripe(id).Load() == gens[i] {
+				c.c.Set(id, byID[id], 1) // nil: unknown, cached too
 			}
 		}
 		done <- loaded{items: items}
@@ -130,11 +132,20 @@ type loaded struct {
 // request that started it.
 const LoadTimeout = 2 * time.Second
 
+// genStripes is the number of invalidation counters: a stock update of n
+// ids spoils in-flight loads of about n/genStripes of all ids.
+const genStripes = 4096
+
+func (c *Items) stripe(id string) *atomic.Uint64 {
+	return &c.gens[maphash.String(c.seed, id)%genStripes]
+}
+
 // Invalidate drops ids so the next Get reads them from the store; loads
-// in flight when it is called do not cache their (maybe older) result.
+// in flight when it is called do not cache their (maybe older) result for
+// these ids (or the few others sharing their stripes).
 func (c *Items) Invalidate(ids ...string) {
-	c.gen.Add(1)
 	for _, id := range ids {
+		c.stripe(id).Add(1)
 		c.c.Del(id)
 	}
 }

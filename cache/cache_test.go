@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,6 +86,31 @@ func TestInvalidateDuringLoadDoesNotCacheOldValue(t *testing.T) {
 	}
 	if dst["a"].Stock != 0 {
 		t.Fatalf("stale stock %d served after invalidation", dst["a"].Stock)
+	}
+}
+
+// TestInvalidatingOtherItemsDoesNotSpoilALoad: a stream of stock updates
+// must not keep the cache from filling with the items it does not touch.
+func TestInvalidatingOtherItemsDoesNotSpoilALoad(t *testing.T) {
+	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a"}, "b": {ID: "b"}}}
+	c, _ := newItems(t, l)
+	var others []string
+	for i := range 50 {
+		if id := fmt.Sprint("other-", i); c.stripe(id) != c.stripe("a") && c.stripe(id) != c.stripe("b") {
+			others = append(others, id)
+		}
+	}
+	l.during = func() { c.Invalidate(others...) }
+	if err := c.Get(t.Context(), []string{"a", "b"}, map[string]*catalog.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	l.during = nil
+	if err := c.Get(t.Context(), []string{"a", "b"}, map[string]*catalog.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls != 1 {
+		t.Fatalf("%d loads: invalidating other items dropped a and b's load", l.calls)
 	}
 }
 
