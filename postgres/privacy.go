@@ -104,6 +104,43 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (cat
 	return er, nil
 }
 
+// EraseSession deletes an anonymous visitor: the events of the session
+// that carry no user (a signed-in user's events are theirs, erased with
+// the user), and leaves a tombstone so that such events stamped at or
+// before the erasure are refused from now on.
+func (s *Store) EraseSession(ctx context.Context, sessionID string, at time.Time) (catalog.Erasure, error) {
+	if err := catalog.CheckID("session id", sessionID); err != nil {
+		return catalog.Erasure{}, err
+	}
+	er := catalog.Erasure{SessionIDs: []string{sessionID}, ErasedAt: at.UTC().Truncate(time.Microsecond)}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, erasureLockID); err != nil {
+			return fmt.Errorf("lock against appends: %w", err)
+		}
+		var newest *time.Time
+		err := tx.QueryRow(ctx, `WITH del AS (
+				DELETE FROM events WHERE user_id = '' AND session_id = $1 AND session_id <> '' RETURNING line, ts)
+			SELECT count(*) FILTER (WHERE line = 0), max(ts) FROM del`, sessionID).Scan(&er.Events, &newest)
+		if err != nil {
+			return fmt.Errorf("delete events: %w", err)
+		}
+		if newest != nil && newest.After(er.ErasedAt) {
+			er.ErasedAt = newest.UTC()
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO erased_visitors (kind, id_sha256, erased_at) VALUES ('session', $1, $2)
+			ON CONFLICT (kind, id_sha256) DO UPDATE SET erased_at = greatest(erased_visitors.erased_at, EXCLUDED.erased_at)`,
+			idSHA256(sessionID), er.ErasedAt)
+		if err != nil {
+			return fmt.Errorf("record tombstone: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return catalog.Erasure{}, fmt.Errorf("erase session: %w", err)
+	}
+	return er, nil
+}
+
 // AppendAudit adds an entry to the audit log; At defaults to now.
 func (s *Store) AppendAudit(ctx context.Context, e catalog.AuditEntry) error {
 	if e.At.IsZero() {
