@@ -1,5 +1,5 @@
 // Package ingest stores events with group commit: requests that arrive
-// while a write is in flight are written together in the next one, so a
+// while the writers are busy are written together in the next write, so a
 // burst of small event posts costs a few transactions, not one each, and
 // every request is still answered only once its events are durable.
 package ingest
@@ -29,6 +29,12 @@ type request struct {
 	done   chan error
 }
 
+// Writers is how many group writes a Batcher has in flight at most: the
+// size of the store's write pool (postgres.Config.WriteConns). With one,
+// every event waited behind the write in flight, and a write slowed by a
+// busy machine held up all events for its whole length.
+const Writers = 4
+
 // Batcher writes submitted events in group commits.
 type Batcher struct {
 	store    Appender
@@ -37,25 +43,29 @@ type Batcher struct {
 	// mu guards closed against Submit racing Close.
 	mu      sync.RWMutex
 	closed  bool
-	stopped chan struct{}
+	writers sync.WaitGroup
 
 	batches, events, failures *metrics.Counter
 	batchSize                 *metrics.Histogram
+	writeTime                 *metrics.Histogram
 }
 
 // New starts a batcher that writes at most maxBatch events per
-// transaction (a request larger than that is written alone).
+// transaction (a request larger than that is written alone), with up to
+// Writers writes at a time.
 func New(store Appender, maxBatch int, set *metrics.Set) *Batcher {
 	b := &Batcher{
 		store: store, maxBatch: maxBatch,
 		in:        make(chan *request, 1024),
-		stopped:   make(chan struct{}),
 		batches:   set.GetOrCreateCounter(`recs_ingest_batches_total`),
 		events:    set.GetOrCreateCounter(`recs_ingest_events_total`),
 		failures:  set.GetOrCreateCounter(`recs_ingest_failures_total`),
 		batchSize: set.GetOrCreateHistogram(`recs_ingest_batch_events`),
+		writeTime: set.GetOrCreateHistogram(`recs_ingest_write_duration_seconds`),
 	}
-	go b.loop()
+	for range Writers {
+		b.writers.Go(b.loop)
+	}
 	return b
 }
 
@@ -85,8 +95,9 @@ func (b *Batcher) Submit(ctx context.Context, events []catalog.Event) error {
 	}
 }
 
+// loop is one writer: it takes the next request and whatever else is
+// queued behind it, and writes them together.
 func (b *Batcher) loop() {
-	defer close(b.stopped)
 	var batch []catalog.Event
 	var waiting []*request
 	for r := range b.in {
@@ -107,9 +118,11 @@ func (b *Batcher) loop() {
 			}
 		}
 		// A write is not tied to one request's deadline: it serves them all.
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 		_, err := b.store.AppendEvents(ctx, batch)
 		cancel()
+		b.writeTime.UpdateDuration(start)
 		b.batches.Inc()
 		b.batchSize.Update(float64(len(batch)))
 		if err != nil {
@@ -133,7 +146,7 @@ func (b *Batcher) Close() {
 		close(b.in)
 	}
 	b.mu.Unlock()
-	<-b.stopped
+	b.writers.Wait()
 }
 
 // writeTimeout bounds one group write.

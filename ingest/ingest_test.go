@@ -91,3 +91,39 @@ func TestCloseFlushesAndRefusesNewEvents(t *testing.T) {
 		}
 	}
 }
+
+// stuckStore holds every write whose first event is "stuck" until release
+// is closed.
+type stuckStore struct {
+	*memstore.Store
+	release chan struct{}
+}
+
+func (s *stuckStore) AppendEvents(ctx context.Context, evs []catalog.Event) (int, error) {
+	if evs[0].ID == "stuck" {
+		<-s.release
+	}
+	return s.Store.AppendEvents(ctx, evs)
+}
+
+func TestEventsLandWhileAnotherWriteIsStuck(t *testing.T) {
+	st := &stuckStore{Store: memstore.New(), release: make(chan struct{})}
+	b := New(st, 1000, metrics.NewSet())
+	stuck := catalog.Event{ID: "stuck", Type: catalog.EventViewItem, Time: time.Unix(1e9, 0).UTC(), SessionID: "s",
+		Items: []catalog.EventItem{{ItemID: "a", Quantity: 1}}}
+	stuckDone := make(chan error, 1)
+	go func() { stuckDone <- b.Submit(context.Background(), []catalog.Event{stuck}) }()
+	time.Sleep(20 * time.Millisecond) // let a writer take the stuck write
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for i := range Writers - 1 {
+		if err := b.Submit(ctx, []catalog.Event{event(i)}); err != nil {
+			t.Fatalf("event %d behind a stuck write: %v", i, err)
+		}
+	}
+	close(st.release)
+	if err := <-stuckDone; err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+}

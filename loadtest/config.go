@@ -26,6 +26,8 @@ const (
 	maxBacklog       = 1 << 18          // scheduled requests waiting for a worker
 	maxRunIDLen      = 32               // keeps event ids under catalog.MaxIDLen
 	maxTimeout       = HistogramMax / 2 // so a timed-out request still fits the histogram
+	maxIntervals     = 720              // windows of the time series (30 KiB each)
+	maxEventsBatch   = 1000             // the server's default limit per request
 )
 
 // Scenario names. A scenario chooses the default traffic mix; the server
@@ -35,15 +37,27 @@ const (
 	// ScenarioMixed is storefront traffic: PDP 50 %, home 20 %, cart 15 %,
 	// events 10 %, rank 5 %.
 	ScenarioMixed = "mixed"
-	// ScenarioEvents is an ingestion burst: 100 % POST /v1/events.
+	// ScenarioEvents is 100 % POST /v1/events, each with a session's views
+	// not yet reported (1-4 events).
 	ScenarioEvents = "events"
+	// ScenarioIngestBurst is 100 % POST /v1/events in batches of
+	// Config.EventsBatch events (default 50), as a backend forwarding a
+	// burst would send them.
+	ScenarioIngestBurst = "ingest-burst"
 	// ScenarioStockStorm is the mixed reads plus POST /v1/stock batches at
-	// Config.StockRate requests per second (default 10 % of Rate).
+	// Config.StockRate requests per second (default 10 % of Rate), and a
+	// probe that measures how soon recommendations reflect a stock update
+	// (Config.StockProbeEvery).
 	ScenarioStockStorm = "stock-storm"
+	// ScenarioCold is the mixed traffic measured from the very first
+	// request, without warm-up, as a time series (Config.Interval, default
+	// 10 s): run it against a server started just before, whose caches
+	// are empty.
+	ScenarioCold = "cold"
 )
 
 // Scenarios lists the known scenario names.
-var Scenarios = []string{ScenarioMixed, ScenarioEvents, ScenarioStockStorm}
+var Scenarios = []string{ScenarioMixed, ScenarioEvents, ScenarioIngestBurst, ScenarioStockStorm, ScenarioCold}
 
 // Config describes one run. Zero values mean the documented defaults.
 type Config struct {
@@ -103,6 +117,19 @@ type Config struct {
 	// RunID prefixes session, user and event ids ("lt-<RunID>-..."); default
 	// random. Letters, digits, '-' and '_' only.
 	RunID string
+	// Interval splits the measured phase into windows of this length,
+	// reported as a time series (Result.Intervals) by scheduled send time;
+	// 0: none (the cold scenario's default is 10 s). At most 720 windows.
+	Interval time.Duration
+	// EventsBatch is the number of events in every {{events}} body; 0
+	// sends the session's views not yet reported (1-4). Default 50 in the
+	// ingest-burst scenario; at most 1000.
+	EventsBatch int
+	// StockProbeEvery is how often the stock-storm scenario's probe takes
+	// an item shown in recommendations out of stock and measures how long
+	// until the recommendations leave it out (Result.StockProbe); default
+	// 2 s, negative: no probe.
+	StockProbeEvery time.Duration
 }
 
 // DemoItemIDs returns the ids of the demo shop, "D-000001" up to n,
@@ -127,9 +154,9 @@ func DemoItemIDs(n int) []string {
 // Config.StockRate is applied.
 func DefaultMix(scenario string) (map[string]float64, error) {
 	switch scenario {
-	case ScenarioMixed, "":
+	case ScenarioMixed, ScenarioCold, "":
 		return map[string]float64{"pdp": 50, "home": 20, "cart": 15, "events": 10, "rank": 5}, nil
-	case ScenarioEvents:
+	case ScenarioEvents, ScenarioIngestBurst:
 		return map[string]float64{"events": 100}, nil
 	case ScenarioStockStorm:
 		return map[string]float64{"pdp": 50, "home": 20, "cart": 15, "rank": 5, "stock": 10}, nil
@@ -181,6 +208,23 @@ func (c Config) withDefaults(ctx context.Context) (Config, target, error) {
 		return c, tg, errors.New("sessions, limit, rank items, stock batch and backlog must not be negative")
 	case c.StockRate < 0 || c.StockRate >= c.Rate:
 		return c, tg, fmt.Errorf("stock rate must be 0..rate (%g), got %g", c.Rate, c.StockRate)
+	case c.Scenario == ScenarioCold && c.Warmup > 0:
+		return c, tg, errors.New("the cold scenario measures from the first request: leave the warm-up at 0 and start the server just before")
+	case c.Interval < 0:
+		return c, tg, fmt.Errorf("interval must not be negative, got %s", c.Interval)
+	case c.Interval > 0 && (c.Duration+c.Interval-1)/c.Interval > maxIntervals:
+		return c, tg, fmt.Errorf("an interval of %s splits %s into more than %d windows: make it longer", c.Interval, c.Duration, maxIntervals)
+	case c.EventsBatch < 0 || c.EventsBatch > maxEventsBatch:
+		return c, tg, fmt.Errorf("events batch must be 0..%d, got %d", maxEventsBatch, c.EventsBatch)
+	}
+	if c.Scenario == ScenarioCold && c.Interval == 0 {
+		c.Interval = 10 * time.Second
+	}
+	if c.Scenario == ScenarioIngestBurst && c.EventsBatch == 0 {
+		c.EventsBatch = 50
+	}
+	if c.StockProbeEvery == 0 {
+		c.StockProbeEvery = 2 * time.Second
 	}
 	expected := c.Rate * (c.Warmup + c.Duration).Seconds()
 	if c.MaxRequests == 0 {

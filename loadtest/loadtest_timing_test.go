@@ -139,7 +139,7 @@ func benchJob(b *testing.B, scenario, name string) (*renderer, *endpoint, job) {
 		for range 10 { // a few views, so events have several to report
 			p.plan(&j)
 		}
-		return &renderer{catalog: cfg.Catalog, run: cfg.RunID, limit: []byte("10"), pageSize: cfg.RankItems, batch: cfg.StockBatch}, ep, j
+		return newRenderer(&cfg), ep, j
 	}
 	b.Fatalf("no endpoint %s", name)
 	return nil, nil, job{}
@@ -203,7 +203,7 @@ func TestRenderingARequestDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &renderer{catalog: cfg.Catalog, run: cfg.RunID, limit: []byte("10"), pageSize: cfg.RankItems, batch: cfg.StockBatch}
+	r := newRenderer(&cfg)
 	now := time.Now()
 	for _, e := range DefaultEndpoints() {
 		ep, err := compileEndpoint(e)

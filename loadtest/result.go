@@ -34,6 +34,21 @@ type Result struct {
 	GeneratorCPUMsPer1k float64          `json:"generator_cpu_ms_per_1k"`
 	Total               Stats            `json:"total"`
 	Endpoints           map[string]Stats `json:"endpoints"`
+	// Intervals is the time series of the measured phase, by scheduled
+	// send time, when Config.Interval is set.
+	Intervals []Interval `json:"intervals,omitempty"`
+	// StockProbe is what the stock-storm scenario's probe measured.
+	StockProbe *StockProbe `json:"stock_probe,omitempty"`
+}
+
+// Interval is one window of the time series: the requests due from FromS
+// to ToS seconds after the start of the measured phase, all endpoints.
+type Interval struct {
+	FromS   float64 `json:"from_s"`
+	ToS     float64 `json:"to_s"`
+	Count   uint64  `json:"count"`
+	Errors  uint64  `json:"errors"`
+	Latency Latency `json:"latency_ms"`
 }
 
 // Stats are the outcomes of one endpoint, or of all.
@@ -109,6 +124,23 @@ func (r *Result) Table() string {
 			b.WriteByte('\n')
 		}
 	}
+	if len(r.Intervals) > 0 {
+		b.WriteString("time series (requests by scheduled send time):\n")
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(w, "from s\tto s\tcount\terrors\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
+		for _, in := range r.Intervals {
+			fmt.Fprintf(w, "%g\t%g\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t\n", in.FromS, in.ToS, in.Count, in.Errors,
+				in.Latency.P50, in.Latency.P90, in.Latency.P99, in.Latency.Max)
+		}
+		w.Flush()
+	}
+	if p := r.StockProbe; p != nil {
+		fmt.Fprintf(&b, "stock probe (item %s): %d out-of-stock updates, %d failed; acknowledged to left out of recommendations ms: p50 %.2f, max %.2f; restock to shown again ms: p50 %.2f, max %.2f\n",
+			p.ItemID, p.Probes, p.Failures, p.OutOfStock.P50, p.OutOfStock.Max, p.Restock.P50, p.Restock.Max)
+		for _, e := range p.Errors {
+			fmt.Fprintf(&b, "  stock probe: %s\n", e)
+		}
+	}
 	l := r.Total.SendLag
 	fmt.Fprintf(&b, "send lag (scheduled to sent) ms: p50 %.3f, p99 %.3f, max %.3f\n", l.P50, l.P99, l.Max)
 	fmt.Fprintf(&b, "generator: %d requests sent, %.2f s CPU, %.1f ms CPU per 1k requests\n",
@@ -123,6 +155,11 @@ type Thresholds struct {
 	// MaxErrorRate is the highest allowed share of failed requests
 	// (0.001 = 0.1 %); 0 allows none, a negative value any.
 	MaxErrorRate float64
+	// MaxStockLag is the longest allowed time from an acknowledged stock
+	// update to recommendations that reflect it (stock-storm probe); 0
+	// means no limit. A run with the limit set fails when the probe
+	// measured nothing or any probe failed.
+	MaxStockLag time.Duration
 }
 
 // ErrThreshold is wrapped by every error Check returns.
@@ -151,6 +188,16 @@ func (r *Result) Check(t Thresholds) error {
 		}
 		errs = append(errs, fmt.Errorf("%w: error rate is %.4f%%, the limit is %.4f%% (%s)",
 			ErrThreshold, r.Total.ErrorRate*100, t.MaxErrorRate*100, strings.Join(kinds, ", ")))
+	}
+	if t.MaxStockLag > 0 {
+		switch p := r.StockProbe; {
+		case p == nil || p.Probes == 0:
+			errs = append(errs, fmt.Errorf("%w: a stock lag limit is set but the stock probe measured nothing", ErrThreshold))
+		case p.Failures > 0:
+			errs = append(errs, fmt.Errorf("%w: %d of %d stock probes failed (%s)", ErrThreshold, p.Failures, p.Probes+p.Failures, strings.Join(p.Errors, "; ")))
+		case p.OutOfStock.Max > ms(t.MaxStockLag):
+			errs = append(errs, fmt.Errorf("%w: recommendations reflected a stock update after %.2f ms, the limit is %.2f ms", ErrThreshold, p.OutOfStock.Max, ms(t.MaxStockLag)))
+		}
 	}
 	return errors.Join(errs...)
 }

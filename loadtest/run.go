@@ -46,13 +46,19 @@ type runner struct {
 	cfg    Config
 	base   string
 	eps    []*endpoint
-	rend   renderer
+	rend   *renderer
 	client *fasthttp.HostClient
 	counts []*counters // parallel to eps
-	start  time.Time
-	busy   atomic.Int64
-	stop   atomic.Bool
-	sent   atomic.Int64
+	// windows and windowErrs are the time series (Config.Interval): all
+	// endpoints' latencies and errors by scheduled send time.
+	windows    []*Histogram
+	windowErrs []atomic.Uint64
+	// started is closed once start is set.
+	started chan struct{}
+	start   time.Time
+	busy    atomic.Int64
+	stop    atomic.Bool
+	sent    atomic.Int64
 	// windowEnd is when the last request is due, ns from the start.
 	windowEnd time.Duration
 }
@@ -87,13 +93,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{
-		cfg:  cfg,
-		base: tg.base,
-		rend: renderer{
-			catalog: cfg.Catalog, run: cfg.RunID, limit: []byte(fmt.Sprint(cfg.Limit)),
-			pageSize: cfg.RankItems, batch: cfg.StockBatch,
-		},
+	r := &runner{cfg: cfg, base: tg.base, rend: newRenderer(&cfg), started: make(chan struct{})}
+	if cfg.Interval > 0 {
+		n := int((cfg.Duration + cfg.Interval - 1) / cfg.Interval)
+		r.windowErrs = make([]atomic.Uint64, n)
+		for range n {
+			r.windows = append(r.windows, NewHistogram())
+		}
 	}
 	names := slices.Sorted(maps.Keys(mix))
 	if len(names) > math.MaxUint8 {
@@ -123,7 +129,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer r.client.CloseIdleConnections()
 
 	cpu0 := processCPU()
+	var probe *stockProbe
+	probeDone := make(chan struct{})
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	if cfg.Scenario == ScenarioStockStorm && cfg.StockProbeEvery > 0 && mix["stock"] > 0 {
+		probe = &stockProbe{r: r, out: NewHistogram(), back: NewHistogram()}
+		go func() { defer close(probeDone); probe.run(probeCtx) }()
+	}
 	res := r.run(ctx, newPlanner(&cfg, r.eps, weights))
+	if probe != nil {
+		stopProbe() // a probe still waiting when the traffic ends is not counted
+		<-probeDone
+		res.StockProbe = probe.result()
+	}
 	res.GeneratorCPUSeconds = (processCPU() - cpu0).Seconds()
 	if n := r.sent.Load(); n > 0 {
 		res.GeneratorCPUMsPer1k = res.GeneratorCPUSeconds * 1e3 / float64(n) * 1e3
@@ -149,6 +168,7 @@ func (r *runner) run(ctx context.Context, p *planner) *Result {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	r.start = time.Now()
+	close(r.started)
 	startedAt := time.Now().UTC().Round(0)
 	var seq int64
 	var lastAt time.Duration
@@ -222,7 +242,26 @@ schedule:
 		total.add(c)
 	}
 	res.Total = total.stats(window)
+	for i, h := range r.windows {
+		from := time.Duration(i) * cfg.Interval
+		res.Intervals = append(res.Intervals, Interval{
+			FromS: from.Seconds(), ToS: min(from+cfg.Interval, cfg.Duration).Seconds(),
+			Count: h.Count(), Errors: r.windowErrs[i].Load(), Latency: latencyOf(h),
+		})
+	}
 	return res
+}
+
+// recordWindow adds a measured request to the time series.
+func (r *runner) recordWindow(j *job, lat time.Duration, failed bool) {
+	if r.windows == nil {
+		return
+	}
+	i := min(int((j.at-r.cfg.Warmup)/r.cfg.Interval), len(r.windows)-1)
+	r.windows[i].Record(lat)
+	if failed {
+		r.windowErrs[i].Add(1)
+	}
 }
 
 func (r *runner) worker(jobs <-chan job) {
@@ -249,6 +288,7 @@ func (r *runner) drop(j *job, lat time.Duration) {
 	c := r.counts[j.ep]
 	c.dropped.Add(1)
 	c.lat.Record(lat)
+	r.recordWindow(j, lat, true)
 }
 
 // do sends one request and records its outcome; it returns the buffers
@@ -286,6 +326,8 @@ func (r *runner) do(j *job, req *fasthttp.Request, resp *fasthttp.Response, uri,
 	if j.late {
 		c.late.Add(1)
 	}
+	code := resp.StatusCode()
+	r.recordWindow(j, done-j.at, err != nil || code < 200 || code > 299)
 	if err != nil {
 		switch errorKind(err) {
 		case ErrKindTimeout:
@@ -297,7 +339,6 @@ func (r *runner) do(j *job, req *fasthttp.Request, resp *fasthttp.Response, uri,
 		}
 		return uri, body
 	}
-	code := resp.StatusCode()
 	c.status[min(max(code, 0), len(c.status)-1)].Add(1)
 	return uri, body
 }

@@ -351,3 +351,147 @@ func TestCheckNamesEveryExceededThreshold(t *testing.T) {
 		t.Error("a run without requests passed Check")
 	}
 }
+
+func TestColdScenarioReportsATimeSeriesThatShowsWhenTheServerWasSlow(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	srv := startStub(t, func(*fasthttp.RequestCtx) {
+		if time.Since(start) < 300*time.Millisecond { // cold: slow at first
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	cfg := testConfig(srv.base)
+	cfg.Scenario, cfg.Rate, cfg.Duration, cfg.Interval = ScenarioCold, 200, 1200*time.Millisecond, 400*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Intervals) != 3 {
+		t.Fatalf("%d windows, want 3: %+v", len(res.Intervals), res.Intervals)
+	}
+	var n uint64
+	for _, in := range res.Intervals {
+		n += in.Count
+	}
+	first, last := res.Intervals[0], res.Intervals[2]
+	if n != res.Total.Count || first.FromS != 0 || last.ToS != 1.2 {
+		t.Fatalf("windows %+v: want the %d requests in 0-1.2 s", res.Intervals, res.Total.Count)
+	}
+	if first.Latency.P50 < 50 || last.Latency.P50 > 20 {
+		t.Fatalf("first window %+v, last %+v: want the slow start in the first only", first.Latency, last.Latency)
+	}
+	if !strings.Contains(res.Table(), "time series") {
+		t.Fatalf("the table lacks the time series:\n%s", res.Table())
+	}
+}
+
+// shopStub serves a home page of the items in stock among a fixed list,
+// and applies stock updates, in order, lag after they were posted.
+func shopStub(t *testing.T, lag time.Duration) (*stubServer, func(id string) int) {
+	type update struct {
+		at     time.Time
+		itemID string
+		stock  int
+	}
+	var mu sync.Mutex
+	var pending []update
+	stock := map[string]int{}
+	ids := []string{"D-000003", "D-000001", "D-000002"}
+	for _, id := range ids {
+		stock[id] = 10
+	}
+	// current applies the updates that are due; mu must be held.
+	current := func() map[string]int {
+		for len(pending) > 0 && time.Now().After(pending[0].at) {
+			stock[pending[0].itemID] = pending[0].stock
+			pending = pending[1:]
+		}
+		return stock
+	}
+	srv := startStub(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch string(ctx.Path()) {
+		case "/v1/stock":
+			var ups []struct {
+				ItemID string `json:"item_id"`
+				Stock  int    `json:"stock"`
+			}
+			if err := json.Unmarshal(ctx.PostBody(), &ups); err != nil {
+				ctx.SetStatusCode(400)
+				return
+			}
+			for _, u := range ups {
+				pending = append(pending, update{time.Now().Add(lag), u.ItemID, u.Stock})
+			}
+		case "/v1/recommendations/home":
+			var b strings.Builder
+			b.WriteString(`{"modules":[{"id":"for_you","items":[`)
+			n := 0
+			for _, id := range ids {
+				if current()[id] > 0 {
+					if n > 0 {
+						b.WriteByte(',')
+					}
+					n++
+					b.WriteString(`{"item_id":"` + id + `"}`)
+				}
+			}
+			b.WriteString(`]}]}`)
+			ctx.SetBodyString(b.String())
+		}
+	})
+	return srv, func(id string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return current()[id]
+	}
+}
+
+// runStockStorm runs the stock-storm scenario against shopStub(lag).
+func runStockStorm(t *testing.T, lag, duration, timeout time.Duration) (*Result, func(string) int) {
+	t.Helper()
+	srv, stock := shopStub(t, lag)
+	cfg := testConfig(srv.base)
+	cfg.Catalog = DemoItemIDs(3)
+	cfg.Scenario, cfg.Rate, cfg.Duration, cfg.Timeout = ScenarioStockStorm, 100, duration, timeout
+	cfg.StockBatch, cfg.StockProbeEvery = 3, 500*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, stock
+}
+
+func TestStockProbeMeasuresHowSoonRecommendationsReflectStock(t *testing.T) {
+	t.Parallel()
+	res, stock := runStockStorm(t, 100*time.Millisecond, 3*time.Second, time.Second)
+	p := res.StockProbe
+	if p == nil || p.ItemID != "D-000003" || p.Probes < 3 || p.Failures != 0 {
+		t.Fatalf("probe %+v: want several probes of D-000003 without failures", p)
+	}
+	if p.OutOfStock.Min < 100 || p.OutOfStock.Max > 250 || p.Restock.Max < 100 { // the first restock finds it in stock
+		t.Fatalf("probe %+v: want lags of about the stub's 100 ms", p)
+	}
+	time.Sleep(150 * time.Millisecond) // the stub's lag
+	if stock("D-000003") == 0 {
+		t.Fatal("the probe left its item out of stock")
+	}
+	if err := res.Check(Thresholds{MaxErrorRate: -1, MaxStockLag: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(Thresholds{MaxErrorRate: -1, MaxStockLag: 50 * time.Millisecond}); err == nil {
+		t.Fatal("a lag above the limit passed Check")
+	}
+}
+
+func TestStockProbeFailsWhenStockIsNeverReflected(t *testing.T) {
+	t.Parallel()
+	res, _ := runStockStorm(t, time.Hour, 2*time.Second, 300*time.Millisecond)
+	if p := res.StockProbe; p == nil || p.Failures == 0 {
+		t.Fatalf("probe %+v: want failures", p)
+	}
+	if err := res.Check(Thresholds{MaxErrorRate: -1, MaxStockLag: time.Second}); err == nil || !strings.Contains(err.Error(), "stock") {
+		t.Fatalf("Check: %v, want a stock probe failure", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,7 +24,8 @@ import (
 //	{{page}}     JSON array of Config.RankItems consecutive catalogue ids,
 //	             the page chosen by popularity (a category listing)
 //	{{events}}   JSON array of view_item events for the session's views
-//	             not yet reported (1-4; a fresh view if there are none)
+//	             not yet reported (1-4; a fresh view if there are none), or
+//	             of Config.EventsBatch views of Zipf-drawn items
 //	{{stock}}    JSON array of Config.StockBatch {"item_id","stock"} updates
 //	{{limit}}    Config.Limit
 //	{{seq}}      the request's sequence number in the run
@@ -191,9 +193,23 @@ func newZipf(n int, s float64) zipf {
 	return zipf{cum: cum}
 }
 
-func (z zipf) draw(r *rand.Rand) int {
-	u := r.Float64() * z.cum[len(z.cum)-1]
-	return min(sort.SearchFloat64s(z.cum, u), len(z.cum)-1)
+func (z zipf) draw(r *rand.Rand) int { return z.at(r.Float64()) }
+
+// at returns the rank at u, a uniform draw in [0, 1).
+func (z zipf) at(u float64) int {
+	return min(sort.SearchFloat64s(z.cum, u*z.cum[len(z.cum)-1]), len(z.cum)-1)
+}
+
+// unitHash maps (a, b) to a uniform float in [0, 1) (splitmix64), so
+// workers derive draws from a job without sharing a generator.
+func unitHash(a, b uint64) float64 {
+	h := a*0x9e3779b97f4a7c15 + b + 1
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return float64(h>>11) / (1 << 53)
 }
 
 // planner turns sequence numbers into jobs. It is used by the scheduler
@@ -294,11 +310,29 @@ func (p *planner) plan(j *job) {
 // renderer writes jobs as request bytes; it is read-only and shared by
 // the workers.
 type renderer struct {
-	catalog  []string
-	run      string
-	limit    []byte
-	pageSize int
-	batch    int
+	catalog     []string
+	run         string
+	limit       []byte
+	pageSize    int
+	batch       int
+	eventsBatch int
+	items       zipf // for the items of event batches
+	// reserved is 1 + the catalogue index of the item the stock probe
+	// owns (0: none); stock batches leave it out.
+	reserved *atomic.Int64
+}
+
+// newRenderer returns the renderer of a validated configuration.
+func newRenderer(cfg *Config) *renderer {
+	r := &renderer{
+		catalog: cfg.Catalog, run: cfg.RunID, limit: strconv.AppendInt(nil, int64(cfg.Limit), 10),
+		pageSize: cfg.RankItems, batch: cfg.StockBatch, eventsBatch: cfg.EventsBatch,
+		reserved: new(atomic.Int64),
+	}
+	if cfg.EventsBatch > 0 {
+		r.items = newZipf(len(cfg.Catalog), cfg.ZipfS)
+	}
+	return r
 }
 
 func (r *renderer) appendSession(dst []byte, n uint64) []byte {
@@ -372,13 +406,22 @@ func (r *renderer) render(dst []byte, t *template, j *job, now time.Time) []byte
 	return dst
 }
 
-// appendEvents writes one view_item event per item of j, valid per
+// appendEvents writes one view_item event per item of j (or
+// eventsBatch events of items drawn from j's sequence number), valid per
 // catalog.Event.Validate, with ids unique in the run.
 func (r *renderer) appendEvents(dst []byte, j *job, now time.Time) []byte {
 	dst = append(dst, '[')
-	for i := range int(j.n) {
+	n := int(j.n)
+	if r.eventsBatch > 0 {
+		n = r.eventsBatch
+	}
+	for i := range n {
 		if i > 0 {
 			dst = append(dst, ',')
+		}
+		item := r.catalog[j.items[min(i, maxEventItems-1)]]
+		if r.eventsBatch > 0 {
+			item = r.catalog[r.items.at(unitHash(j.seq, uint64(i)))]
 		}
 		dst = append(dst, `{"event_id":"lt-`...)
 		dst = append(dst, r.run...)
@@ -393,24 +436,30 @@ func (r *renderer) appendEvents(dst []byte, j *job, now time.Time) []byte {
 		dst = append(dst, `","user_id":"`...)
 		dst = r.appendUser(dst, j.session)
 		dst = append(dst, `","items":[{"item_id":"`...)
-		dst = appendJSONEscaped(dst, r.catalog[j.items[i]])
+		dst = appendJSONEscaped(dst, item)
 		dst = append(dst, `"}]}`...)
 	}
 	return append(dst, ']')
 }
 
-// appendStock writes a batch of stock levels for consecutive items; about
-// one in fifty goes out of stock.
+// appendStock writes a batch of stock levels for consecutive items (but
+// the probe's); about one in fifty goes out of stock.
 func (r *renderer) appendStock(dst []byte, j *job) []byte {
 	dst = append(dst, '[')
 	h := j.seq*0x9e3779b97f4a7c15 + 1
+	skip := int(r.reserved.Load()) - 1
+	first := true
 	for i := range r.batch {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
 		h ^= h >> 29
 		h *= 0xbf58476d1ce4e5b9
 		h ^= h >> 32
+		if int(j.window)+i == skip {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
 		dst = append(dst, `{"item_id":"`...)
 		dst = appendJSONEscaped(dst, r.catalog[int(j.window)+i])
 		dst = append(dst, `","stock":`...)

@@ -49,7 +49,7 @@ func testPlan(t *testing.T, cfg Config) (*planner, *renderer, []*endpoint) {
 		eps = append(eps, e)
 		weights = append(weights, mix[name])
 	}
-	r := &renderer{catalog: cfg.Catalog, run: cfg.RunID, limit: []byte("10"), pageSize: cfg.RankItems, batch: cfg.StockBatch}
+	r := newRenderer(&cfg)
 	return newPlanner(&cfg, eps, weights), r, eps
 }
 
@@ -284,7 +284,7 @@ func TestPlaceholdersAreEscapedForTheirContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPlanner(&cfg, []*endpoint{e}, []float64{1})
-	r := &renderer{catalog: cfg.Catalog, run: "r", limit: []byte("10"), pageSize: 1, batch: 1}
+	r := newRenderer(&cfg)
 	var j job
 	p.plan(&j)
 	u, err := url.Parse(string(r.render(nil, &e.path, &j, time.Now())))
@@ -329,6 +329,54 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 	}, "only be used in a body")
 	f(func(c *Config) { c.RunID = "a b" }, "run id")
 	f(func(c *Config) { c.Scenario = ScenarioStockStorm; c.StockRate = 20 }, "stock rate")
+	f(func(c *Config) { c.Scenario = ScenarioCold; c.Warmup = time.Second }, "leave the warm-up at 0")
+	f(func(c *Config) { c.Interval = time.Millisecond }, "more than 720 windows")
+	f(func(c *Config) { c.EventsBatch = 1001 }, "events batch must be 0..1000")
+}
+
+func TestIngestBurstSendsBatchesOfValidEventsWithUniqueIDs(t *testing.T) {
+	t.Parallel()
+	p, r, eps := testPlan(t, Config{Catalog: DemoItemIDs(1000), Seed: 3, Scenario: ScenarioIngestBurst, RunID: "t2"})
+	seen := map[string]bool{}
+	items := map[string]int{}
+	var j job
+	for i := range 200 {
+		j.seq = uint64(i)
+		p.plan(&j)
+		body := r.render(nil, &eps[j.ep].body, &j, time.Now())
+		var evs []catalog.Event
+		if err := json.Unmarshal(body, &evs); err != nil || len(evs) != 50 {
+			t.Fatalf("body %.200s (%v): want 50 events", body, err)
+		}
+		for _, ev := range evs {
+			if err := ev.Validate(); err != nil || seen[ev.ID] {
+				t.Fatalf("event %+v: %v (or its id was sent before)", ev, err)
+			}
+			seen[ev.ID] = true
+			items[ev.Items[0].ItemID]++
+		}
+	}
+	// Zipf: the most popular item is viewed far more than the median one.
+	if items["D-000001"] < 10*max(1, items["D-000500"]) {
+		t.Fatalf("D-000001 viewed %d times, D-000500 %d: want a Zipf skew", items["D-000001"], items["D-000500"])
+	}
+}
+
+func TestStockBatchesLeaveOutTheProbedItem(t *testing.T) {
+	t.Parallel()
+	p, r, eps := testPlan(t, Config{Catalog: DemoItemIDs(30), Seed: 3, Mix: map[string]float64{"stock": 1}, StockBatch: 30})
+	r.reserved.Store(7 + 1)
+	var j job
+	p.plan(&j)
+	var ups []catalog.StockUpdate
+	if err := json.Unmarshal(r.render(nil, &eps[j.ep].body, &j, time.Now()), &ups); err != nil || len(ups) != 29 {
+		t.Fatalf("%d updates (%v), want the 30 items but one", len(ups), err)
+	}
+	for _, u := range ups {
+		if u.ItemID == "D-000008" {
+			t.Fatal("a stock batch names the probed item")
+		}
+	}
 }
 
 func TestStockRateSetsTheStockShare(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,11 @@ type Config struct {
 	// first queries after a quiet spell off the connect path (tail latency).
 	MaxConns     int32
 	MinIdleConns int32
+	// WriteConns sizes a second pool for writes (events, stock, items,
+	// users, vectors); default 4. Apart from the reads' pool, a burst of
+	// writes never leaves the reads without a connection, and the event
+	// writer never queues behind reads.
+	WriteConns int32
 	// EFSearch is pgvector's hnsw.ef_search for nearest-item queries: the
 	// candidate list size, traded for recall. It is raised to k when a
 	// query asks for more.
@@ -54,9 +60,11 @@ func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	return pc, nil
 }
 
-// Store is a pool of connections to one database schema.
+// Store holds the connections to one database schema: a pool for reads
+// and builds, and a smaller one for writes.
 type Store struct {
 	pool     *pgxpool.Pool
+	writes   *pgxpool.Pool
 	efSearch int
 }
 
@@ -68,17 +76,47 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	pool, err := openPool(ctx, cc, cfg.MaxConns, cfg.MinIdleConns)
+	if err != nil {
+		return nil, err
+	}
+	writeConns := cfg.WriteConns
+	if writeConns <= 0 {
+		writeConns = 4
+	}
+	writes, err := openPool(ctx, cc, writeConns, min(writeConns, cfg.MinIdleConns))
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	ef := cfg.EFSearch
+	if ef <= 0 {
+		ef = 100
+	}
+	return &Store{pool: pool, writes: writes, efSearch: ef}, nil
+}
+
+// openPool opens a pool of at most maxConns connections (0: pgxpool's
+// default) and checks that the database answers.
+func openPool(ctx context.Context, cc *pgx.ConnConfig, maxConns, minIdle int32) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig("")
 	if err != nil {
 		return nil, err
 	}
-	pc.ConnConfig = cc
-	if cfg.MaxConns > 0 {
-		pc.MaxConns = cfg.MaxConns
+	pc.ConnConfig = cc.Copy()
+	if maxConns > 0 {
+		pc.MaxConns = maxConns
 	}
-	if cfg.MinIdleConns > 0 {
-		pc.MinIdleConns = cfg.MinIdleConns
+	if minIdle > 0 {
+		pc.MinIdleConns = min(minIdle, pc.MaxConns)
 	}
+	// pgxpool pings a connection idle for over a second before handing it
+	// out, within the acquiring caller's deadline, and closes it when the
+	// ping is late: under load, with budgets of tens of milliseconds, that
+	// closed connections by the dozen and added a round trip to many
+	// reads. A connection idle for a minute is still checked, and the
+	// pool's health check runs every minute.
+	pc.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > time.Minute }
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
 			return fmt.Errorf("register pgvector types (is the schema migrated? run `recs migrate`): %w", err)
@@ -93,21 +131,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
-	ef := cfg.EFSearch
-	if ef <= 0 {
-		ef = 100
-	}
-	return &Store{pool: pool, efSearch: ef}, nil
+	return pool, nil
 }
 
-// Close closes the pool, waiting for connections in use.
-func (s *Store) Close() { s.pool.Close() }
+// Close closes both pools, waiting for connections in use.
+func (s *Store) Close() {
+	s.pool.Close()
+	s.writes.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// Stat reports the pool's statistics for metrics.
+// Stat reports the read pool's statistics for metrics.
 func (s *Store) Stat() *pgxpool.Stat { return s.pool.Stat() }
+
+// WriteStat reports the write pool's statistics for metrics.
+func (s *Store) WriteStat() *pgxpool.Stat { return s.writes.Stat() }
 
 const itemColumns = `id, title, description, category, brand, price, cost, currency, stock,
 	attributes, incompatible_with, consumable, url, image_url, active, synthetic, created_at, updated_at`
@@ -159,7 +199,7 @@ func (s *Store) UpsertItems(ctx context.Context, items []catalog.Item) error {
 		}
 		rows = append(rows, itemRow(&it))
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE items_stage (LIKE items INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 			return err
 		}
@@ -182,11 +222,15 @@ func (s *Store) UpsertItems(ctx context.Context, items []catalog.Item) error {
 
 // Items returns the items that exist among ids, in the order asked.
 func (s *Store) Items(ctx context.Context, ids []string) ([]catalog.Item, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("query items: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Item, error) { return scanItem(r) })
+	var found []catalog.Item
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return err
+		}
+		found, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Item, error) { return scanItem(r) })
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read items: %w", err)
 	}
@@ -241,7 +285,7 @@ func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) 
 		ids = append(ids, u.ItemID)
 		stocks = append(stocks, int32(u.Stock))
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE items SET stock = u.stock, updated_at = now()
+	tag, err := s.writes.Exec(ctx, `UPDATE items SET stock = u.stock, updated_at = now()
 		FROM unnest($1::text[], $2::int[]) AS u(id, stock) WHERE items.id = u.id`, ids, stocks)
 	if err != nil {
 		return 0, fmt.Errorf("update stock: %w", err)
@@ -249,19 +293,61 @@ func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) 
 	return int(tag.RowsAffected()), nil
 }
 
-var eventColumnNames = []string{"event_id", "line", "type", "ts", "session_id", "user_id", "item_id",
-	"quantity", "price", "order_id", "query", "channel", "device", "request_id"}
+// insertEvents stores event lines passed as one array per column, in one
+// statement (so one round trip and an implicit transaction). A staging
+// table per write cost five round trips, and creating and dropping a table
+// writes the system catalogues and makes every other backend reload its
+// caches: under load that was most of the events' latency. Lines whose
+// event id is already stored are skipped, so a resent event is dropped
+// whole; line 0 counts the events.
+const insertEvents = `WITH ins AS (
+	INSERT INTO events (event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
+		order_id, query, channel, device, request_id)
+	SELECT * FROM unnest($1::text[], $2::int2[], $3::int2[], $4::timestamptz[], $5::text[], $6::text[],
+		$7::text[], $8::int4[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+		AS s(event_id, line, type, ts, session_id, user_id, item_id, quantity, price, order_id, query, channel, device, request_id)
+	WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
+	AND ` + erasedFilter + `
+	ON CONFLICT DO NOTHING RETURNING line)
+SELECT count(*) FROM ins WHERE line = 0`
 
-// AppendEvents stores the events whose id is new, in one transaction, and
-// returns how many. A resent event (same id) is dropped whole, even if its
-// content changed: the first version stands. So is an event of an erased
-// visitor stamped at or before the erasure (see EraseUser).
+// eventColumns holds event lines column by column, the parameters of
+// insertEvents.
+type eventColumns struct {
+	ids, sessions, users, items, orders, queries, channels, devices, requests []string
+	lines, types                                                              []int16
+	times                                                                     []time.Time
+	quantities                                                                []int32
+	prices                                                                    []float64
+}
+
+func (c *eventColumns) add(e *catalog.Event, line int, ts time.Time, itemID string, qty int, price float64) {
+	c.ids = append(c.ids, e.ID)
+	c.lines = append(c.lines, int16(line))
+	c.types = append(c.types, int16(e.Type))
+	c.times = append(c.times, ts)
+	c.sessions = append(c.sessions, e.SessionID)
+	c.users = append(c.users, e.UserID)
+	c.items = append(c.items, itemID)
+	c.quantities = append(c.quantities, int32(qty))
+	c.prices = append(c.prices, price)
+	c.orders = append(c.orders, e.OrderID)
+	c.queries = append(c.queries, e.Query)
+	c.channels = append(c.channels, e.Channel)
+	c.devices = append(c.devices, e.Device)
+	c.requests = append(c.requests, e.RequestID)
+}
+
+// AppendEvents stores the events whose id is new, atomically, and returns
+// how many. A resent event (same id) is dropped whole, even if its content
+// changed: the first version stands. So is an event of an erased visitor
+// stamped at or before the erasure (see EraseUser).
 func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
 	seen := make(map[string]struct{}, len(events))
-	rows := make([][]any, 0, len(events))
+	var cols eventColumns
 	for i := range events {
 		e := &events[i]
 		if _, dup := seen[e.ID]; dup {
@@ -270,34 +356,23 @@ func (s *Store) AppendEvents(ctx context.Context, events []catalog.Event) (int, 
 		seen[e.ID] = struct{}{}
 		ts := e.Time.UTC().Truncate(time.Microsecond)
 		if len(e.Items) == 0 {
-			rows = append(rows, []any{e.ID, int16(0), int16(e.Type), ts, e.SessionID, e.UserID, "", int32(0), 0.0,
-				e.OrderID, e.Query, e.Channel, e.Device, e.RequestID})
+			cols.add(e, 0, ts, "", 0, 0)
 		}
 		for l, li := range e.Items {
-			rows = append(rows, []any{e.ID, int16(l), int16(e.Type), ts, e.SessionID, e.UserID, li.ItemID,
-				int32(li.Quantity), li.Price, e.OrderID, e.Query, e.Channel, e.Device, e.RequestID})
+			cols.add(e, l, ts, li.ItemID, li.Quantity, li.Price)
 		}
 	}
 	var inserted int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		// Appends share this lock; an erasure takes it exclusively, so it
 		// sees every append that committed before it, and every later
 		// append sees its tombstone (erasedFilter).
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, erasureLockID); err != nil {
 			return fmt.Errorf("lock against erasure: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE events_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_stage"}, eventColumnNames, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("copy events: %w", err)
-		}
-		err := tx.QueryRow(ctx, `WITH ins AS (
-				INSERT INTO events SELECT s.* FROM events_stage s
-				WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
-				AND `+erasedFilter+`
-				ON CONFLICT DO NOTHING RETURNING line)
-			SELECT count(*) FROM ins WHERE line = 0`).Scan(&inserted)
+		err := tx.QueryRow(ctx, insertEvents, cols.ids, cols.lines, cols.types, cols.times, cols.sessions,
+			cols.users, cols.items, cols.quantities, cols.prices, cols.orders, cols.queries, cols.channels, cols.devices, cols.requests).
+			Scan(&inserted)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
@@ -364,7 +439,7 @@ func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = time.Now()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, anonymous_ids, personalization, updated_at) VALUES ($1, $2, $3, $4)
+	_, err := s.writes.Exec(ctx, `INSERT INTO users (id, anonymous_ids, personalization, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET anonymous_ids = EXCLUDED.anonymous_ids,
 		personalization = EXCLUDED.personalization, updated_at = EXCLUDED.updated_at`,
 		u.ID, u.AnonymousIDs, u.Personalization, u.UpdatedAt.UTC().Truncate(time.Microsecond))
@@ -377,8 +452,10 @@ func (s *Store) UpsertUser(ctx context.Context, u catalog.User) error {
 // User returns the user with the id or catalog.ErrNotFound.
 func (s *Store) User(ctx context.Context, id string) (catalog.User, error) {
 	u := catalog.User{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT anonymous_ids, personalization, updated_at FROM users WHERE id = $1`, id).
-		Scan(&u.AnonymousIDs, &u.Personalization, &u.UpdatedAt)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT anonymous_ids, personalization, updated_at FROM users WHERE id = $1`, id).
+			Scan(&u.AnonymousIDs, &u.Personalization, &u.UpdatedAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return catalog.User{}, fmt.Errorf("user %q: %w", id, catalog.ErrNotFound)
 	}
@@ -424,7 +501,7 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 		}
 		ids[i], pvs[i] = v.ItemID, pv
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO item_vectors (item_id, embedding, updated_at)
+	_, err := s.writes.Exec(ctx, `INSERT INTO item_vectors (item_id, embedding, updated_at)
 		SELECT * FROM unnest($1::text[], $2::vector[]) AS v(id, e), now()
 		ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, updated_at = EXCLUDED.updated_at`, ids, pvs)
 	if err != nil {
@@ -465,7 +542,8 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Scored])
 			return err
 		})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	err = s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.SendBatch(ctx, b).Close() })
+	if err != nil {
 		return nil, fmt.Errorf("nearest items: %w", err)
 	}
 	return out, nil
@@ -474,15 +552,23 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 // PublishBuild writes a build in one transaction, so readers see the
 // previous build or this one, never a mix. Parts the build leaves nil
 // (Vectors, Neighbors, Popularity) are kept from the previous build.
+//
+// Vectors are first loaded into a table of their own and indexed after
+// the load, while the previous build is still served; the transaction
+// then swaps the tables. Copying into the served table updated its HNSW
+// graph one row at a time: 100k vectors had not finished after 7 minutes.
 func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 	if err := catalog.CheckID("build version", b.Version); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	var vrows [][]any
+	var staged []string
 	if b.Vectors != nil {
-		var err error
-		if vrows, err = vectorRows(b.Vectors, now); err != nil {
+		vrows, err := vectorRows(b.Vectors, now)
+		if err != nil {
+			return err
+		}
+		if staged, err = s.stageVectors(ctx, vrows); err != nil {
 			return err
 		}
 	}
@@ -495,11 +581,6 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 		}
 		if err != nil {
 			return fmt.Errorf("record build: %w", err)
-		}
-		if b.Vectors != nil {
-			if err := replaceTable(ctx, tx, "item_vectors", []string{"item_id", "embedding", "updated_at"}, vrows); err != nil {
-				return err
-			}
 		}
 		if b.Neighbors != nil {
 			var rows [][]any
@@ -528,8 +609,108 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 				return fmt.Errorf("store model %q: %w", m.Kind, err)
 			}
 		}
+		if b.Vectors != nil {
+			// Last: from here to the commit, readers of vectors wait.
+			return swapInVectors(ctx, tx, staged)
+		}
 		return nil
 	})
+}
+
+// stagedVectors is the table a build's vectors are loaded into before
+// they are served; its indexes carry the same suffix until the swap.
+const stagedVectors = "item_vectors_next"
+
+// stageVectors loads rows into a new table shaped like item_vectors, then
+// gives it item_vectors' indexes (the HNSW index as the migrations define
+// it) and statistics. It returns the names of the indexes, to rename when
+// the table is swapped in. The new table has the privileges of its
+// creator, not those granted on item_vectors.
+func (s *Store) stageVectors(ctx context.Context, vrows [][]any) ([]string, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	rows, err := conn.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
+		WHERE schemaname = current_schema() AND tablename = 'item_vectors' AND indexname <> 'item_vectors_pkey'`)
+	if err != nil {
+		return nil, fmt.Errorf("read the indexes of item_vectors: %w", err)
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Name, Def string }])
+	if err != nil {
+		return nil, fmt.Errorf("read the indexes of item_vectors: %w", err)
+	}
+	for _, q := range []string{
+		`DROP TABLE IF EXISTS ` + stagedVectors,
+		`CREATE TABLE ` + stagedVectors + ` (LIKE item_vectors INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("stage vectors: %w", err)
+		}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{stagedVectors}, []string{"item_id", "embedding", "updated_at"}, pgx.CopyFromRows(vrows)); err != nil {
+		return nil, fmt.Errorf("copy item vectors: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		// An HNSW graph built in memory is built many times faster than
+		// one that spills (1M vectors of 128 dimensions take about 1 GB).
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+stagedVectors+` ADD CONSTRAINT `+stagedVectors+`_pkey PRIMARY KEY (item_id)`); err != nil {
+			return err
+		}
+		for _, d := range defs {
+			def, ok := stagedIndexDef(d.Name, d.Def)
+			if !ok {
+				return fmt.Errorf("index %s: cannot rewrite %q for the staged table", d.Name, d.Def)
+			}
+			if _, err := tx.Exec(ctx, def); err != nil {
+				return fmt.Errorf("index %s: %w", d.Name, err)
+			}
+		}
+		_, err := tx.Exec(ctx, `ANALYZE `+stagedVectors)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index staged vectors: %w", err)
+	}
+	names := make([]string, len(defs))
+	for i, d := range defs {
+		names[i] = d.Name
+	}
+	return names, nil
+}
+
+// stagedIndexDef turns the definition of an index of item_vectors into
+// the same index of the staged table, named with its suffix.
+func stagedIndexDef(name, def string) (string, bool) {
+	from, to := "INDEX "+name+" ON ", "INDEX "+name+"_next ON "
+	table, staged := ".item_vectors USING ", "."+stagedVectors+" USING "
+	if strings.Count(def, from) != 1 || strings.Count(def, table) != 1 {
+		return "", false
+	}
+	return strings.Replace(strings.Replace(def, from, to, 1), table, staged, 1), true
+}
+
+// swapInVectors replaces item_vectors with the staged table and gives its
+// indexes their served names.
+func swapInVectors(ctx context.Context, tx pgx.Tx, indexes []string) error {
+	qs := []string{
+		`DROP TABLE item_vectors`,
+		`ALTER TABLE ` + stagedVectors + ` RENAME TO item_vectors`,
+		`ALTER TABLE item_vectors RENAME CONSTRAINT ` + stagedVectors + `_pkey TO item_vectors_pkey`,
+	}
+	for _, name := range indexes {
+		qs = append(qs, `ALTER INDEX `+pgx.Identifier{name + "_next"}.Sanitize()+` RENAME TO `+pgx.Identifier{name}.Sanitize())
+	}
+	for _, q := range qs {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("swap in vectors: %w", err)
+		}
+	}
+	return nil
 }
 
 func replaceTable(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) error {
@@ -564,8 +745,10 @@ func joinScored(ids []string, scores []float64, k int) []catalog.Scored {
 // catalog.ErrNotFound.
 func (s *Store) LatestBuild(ctx context.Context) (catalog.BuildInfo, error) {
 	var bi catalog.BuildInfo
-	err := s.pool.QueryRow(ctx, `SELECT version, created_at, data_from, data_to FROM builds ORDER BY seq DESC LIMIT 1`).
-		Scan(&bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT version, created_at, data_from, data_to FROM builds ORDER BY seq DESC LIMIT 1`).
+			Scan(&bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return bi, fmt.Errorf("build: %w", catalog.ErrNotFound)
 	}
@@ -581,8 +764,10 @@ func (s *Store) LatestBuild(ctx context.Context) (catalog.BuildInfo, error) {
 func (s *Store) Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID string, k int) ([]catalog.Scored, error) {
 	var ids []string
 	var scores []float64
-	err := s.pool.QueryRow(ctx, `SELECT neighbor_ids, scores FROM item_neighbors WHERE kind = $1 AND item_id = $2`,
-		string(kind), itemID).Scan(&ids, &scores)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT neighbor_ids, scores FROM item_neighbors WHERE kind = $1 AND item_id = $2`,
+			string(kind), itemID).Scan(&ids, &scores)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return []catalog.Scored{}, nil
 	}
@@ -596,7 +781,9 @@ func (s *Store) Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID
 func (s *Store) Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error) {
 	var ids []string
 	var scores []float64
-	err := s.pool.QueryRow(ctx, `SELECT item_ids, scores FROM popularity WHERE scope = $1`, scope).Scan(&ids, &scores)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT item_ids, scores FROM popularity WHERE scope = $1`, scope).Scan(&ids, &scores)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return []catalog.Scored{}, nil
 	}
@@ -611,9 +798,11 @@ func (s *Store) Popular(ctx context.Context, scope string, k int) ([]catalog.Sco
 func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildInfo, error) {
 	var blob []byte
 	var bi catalog.BuildInfo
-	err := s.pool.QueryRow(ctx, `SELECT m.blob, b.version, b.created_at, b.data_from, b.data_to
-		FROM models m JOIN builds b USING (version) WHERE m.kind = $1 ORDER BY b.seq DESC LIMIT 1`, kind).
-		Scan(&blob, &bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT m.blob, b.version, b.created_at, b.data_from, b.data_to
+			FROM models m JOIN builds b USING (version) WHERE m.kind = $1 ORDER BY b.seq DESC LIMIT 1`, kind).
+			Scan(&blob, &bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, bi, fmt.Errorf("model %q: %w", kind, catalog.ErrNotFound)
 	}
@@ -628,7 +817,10 @@ func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildIn
 // time when there are none (an index-only lookup on events_ts_idx).
 func (s *Store) LatestEventTime(ctx context.Context) (time.Time, error) {
 	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT max(ts) FROM events`).Scan(&t); err != nil {
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT max(ts) FROM events`).Scan(&t)
+	})
+	if err != nil {
 		return time.Time{}, fmt.Errorf("latest event time: %w", err)
 	}
 	if t == nil {
@@ -640,7 +832,9 @@ func (s *Store) LatestEventTime(ctx context.Context) (time.Time, error) {
 // ItemVector returns an item's served vector, or catalog.ErrNotFound.
 func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error) {
 	var v pgvector.Vector
-	err := s.pool.QueryRow(ctx, `SELECT embedding FROM item_vectors WHERE item_id = $1`, itemID).Scan(&v)
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT embedding FROM item_vectors WHERE item_id = $1`, itemID).Scan(&v)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("vector of %q: %w", itemID, catalog.ErrNotFound)
 	}
@@ -653,18 +847,23 @@ func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error
 // UserEvents returns up to limit of a user's newest events, newest first
 // (through events_user_idx).
 func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
-		order_id, query, channel, device, request_id FROM events
-		WHERE user_id = $1 AND event_id IN (
-			SELECT event_id FROM events WHERE user_id = $1 AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
-		ORDER BY ts DESC, event_id DESC, line`, userID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("query user events: %w", err)
-	}
 	var out []catalog.Event
-	err = collectEvents(rows, func(e *catalog.Event) error {
-		out = append(out, *e)
-		return nil
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
+			order_id, query, channel, device, request_id FROM events
+			WHERE user_id = $1 AND event_id IN (
+				SELECT event_id FROM events WHERE user_id = $1 AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
+			ORDER BY ts DESC, event_id DESC, line`, userID, limit)
+		if err != nil {
+			return fmt.Errorf("query user events: %w", err)
+		}
+		return collectEvents(rows, func(e *catalog.Event) error {
+			out = append(out, *e)
+			return nil
+		})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

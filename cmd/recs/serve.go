@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -47,6 +48,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	doMigrate := fs.Bool("migrate", false, "apply database migrations before serving")
 	maxConns := fs.Int("db-max-conns", 32, "most PostgreSQL connections; each request runs its candidate sources in parallel")
 	minConns := fs.Int("db-min-idle-conns", 8, "idle PostgreSQL connections kept open, so bursts do not wait for connects")
+	writeConns := fs.Int("db-write-conns", 4, "PostgreSQL connections for writes (events, stock, items), a pool apart from --db-max-conns so writes and reads never wait for each other")
 	demoSeed := fs.Int("demo-seed", 1, "seed of the generated demo shop (embedded store only)")
 	demoItems := fs.Int("demo-items", 3000, "items in the generated demo shop (embedded store only)")
 	demoVisitors := fs.Int("demo-visitors", 6000, "shoppers in the generated demo shop's history (embedded store only)")
@@ -61,6 +63,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
 	rankerConfig := fs.String("ranker-config", "", "JSON file of ranking rules: per-placement blends, recent-purchase window, diversity caps, demotions, boosts, pins (see README); empty: the defaults")
 	debugListen := fs.String("debug-listen", "", "address for Go's pprof handlers (e.g. 127.0.0.1:6060); empty: off")
+	blockRate := fs.Duration("debug-block-rate", 0, "with --debug-listen: sample one blocking event per this much time spent blocked, for /debug/pprof/block (e.g. 10us); 0: off")
+	mutexFraction := fs.Int("debug-mutex-fraction", 0, "with --debug-listen: report 1 in this many mutex contention events, for /debug/pprof/mutex (e.g. 10); 0: off")
 	cors := fs.String("cors-origins", "", "comma-separated storefront origins allowed to call from browsers (e.g. https://shop.example), or *")
 	idKey := fs.idKey()
 	access := fs.access()
@@ -86,7 +90,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		st = ms
 	} else {
 		cfg := db.config()
-		cfg.MaxConns, cfg.MinIdleConns = int32(*maxConns), int32(*minConns)
+		cfg.MaxConns, cfg.MinIdleConns, cfg.WriteConns = int32(*maxConns), int32(*minConns), int32(*writeConns)
 		if *doMigrate {
 			if _, err := postgres.Migrate(ctx, cfg, log); err != nil {
 				return err
@@ -129,6 +133,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	srv := httpapi.New(cfg, st, engine, log, set)
 	if *debugListen != "" {
+		// Both profiles cost time on every sampled event: off unless asked.
+		runtime.SetBlockProfileRate(int(blockRate.Nanoseconds()))
+		runtime.SetMutexProfileFraction(*mutexFraction)
 		go servePprof(*debugListen, log)
 	}
 	ln, err := net.Listen("tcp", *listen)
@@ -208,6 +215,15 @@ func registerPoolMetrics(set *metrics.Set, ps *postgres.Store) {
 	gauge(`recs_db_pool_connections{state="total"}`, func() float64 { return float64(ps.Stat().TotalConns()) })
 	gauge(`recs_db_pool_max_connections`, func() float64 { return float64(ps.Stat().MaxConns()) })
 	gauge(`recs_db_pool_empty_acquire_total`, func() float64 { return float64(ps.Stat().EmptyAcquireCount()) })
+	// Connections opened since start: a climbing count means connections
+	// are being lost (each new one starts a cold backend).
+	gauge(`recs_db_pool_new_connections_total`, func() float64 { return float64(ps.Stat().NewConnsCount()) })
+	gauge(`recs_db_pool_destroyed_connections_total{reason="idle"}`, func() float64 { return float64(ps.Stat().MaxIdleDestroyCount()) })
+	gauge(`recs_db_pool_destroyed_connections_total{reason="lifetime"}`, func() float64 { return float64(ps.Stat().MaxLifetimeDestroyCount()) })
+	gauge(`recs_db_write_pool_new_connections_total`, func() float64 { return float64(ps.WriteStat().NewConnsCount()) })
+	gauge(`recs_db_write_pool_connections{state="acquired"}`, func() float64 { return float64(ps.WriteStat().AcquiredConns()) })
+	gauge(`recs_db_write_pool_connections{state="total"}`, func() float64 { return float64(ps.WriteStat().TotalConns()) })
+	gauge(`recs_db_write_pool_empty_acquire_total`, func() float64 { return float64(ps.WriteStat().EmptyAcquireCount()) })
 }
 
 // servePprof serves the profiler on its own listener, never on the API's.

@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string) error {
 		jsonOut      string
 		maxP99       time.Duration
 		maxErrRate   float64
+		maxStockLag  time.Duration
 		quiet        bool
 	)
 	fs.StringVar(&cfg.Target, "target", "http://127.0.0.1:8080", "base URL of the server (loopback only)")
@@ -79,9 +80,13 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Limit, "limit", 10, "limit of recommendation requests")
 	fs.Float64Var(&cfg.StockRate, "stock-rate", 0, "stock-storm: POST /v1/stock requests per second (0: 10 % of -rate)")
 	fs.IntVar(&cfg.StockBatch, "stock-batch", 100, "stock updates per POST /v1/stock")
+	fs.DurationVar(&cfg.StockProbeEvery, "stock-probe-every", 2*time.Second, "stock-storm: how often to measure how soon recommendations reflect a stock update (negative: never)")
+	fs.IntVar(&cfg.EventsBatch, "events-batch", 0, "events per POST /v1/events (0: the session's views not yet reported, 1-4; ingest-burst: 50)")
+	fs.DurationVar(&cfg.Interval, "interval", 0, "report the measured phase as a time series of windows this long (cold: 10s)")
 	fs.StringVar(&jsonOut, "json", "", `write the JSON result to this file ("-": stdout, the table goes to stderr)`)
 	fs.DurationVar(&maxP99, "max-p99", 0, "fail when the overall p99 is above this (0: no limit)")
 	fs.Float64Var(&maxErrRate, "max-error-rate", -1, "fail when the share of errors is above this, e.g. 0.001 (negative: no limit)")
+	fs.DurationVar(&maxStockLag, "max-stock-lag", 0, "stock-storm: fail when recommendations reflect a stock update later than this, or a probe fails (0: no limit)")
 	fs.BoolVar(&quiet, "quiet", false, "print no table")
 	if err := envDefaults(fs); err != nil {
 		return usageError{error: err}
@@ -150,7 +155,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return res.Check(loadtest.Thresholds{MaxP99: maxP99, MaxErrorRate: maxErrRate})
+	return res.Check(loadtest.Thresholds{MaxP99: maxP99, MaxErrorRate: maxErrRate, MaxStockLag: maxStockLag})
 }
 
 // envDefaults sets every flag that has a RECS_LOADTEST_<FLAG> variable.

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# scripts/perf.sh — the load measurements of the README's Performance
+# section, on this machine, against PostgreSQL + pgvector.
+#
+# Usage:
+#   scripts/perf.sh ITEMS [RATE]     e.g. scripts/perf.sh 3000 1000
+#
+# It builds recs and the load generator, creates the database
+# recs_perf_<ITEMS> on the test cluster (scripts/testdb.sh; the cluster is
+# never restarted), loads the generated demo shop of ITEMS items
+# (`recs import --demo-items`) and builds it, timing both, then for each
+# scenario starts `recs serve` afresh and runs the load generator:
+#   cold          the first minute at 500 req/s, caches empty
+#   mixed         RATE req/s (default 1000) for 60 s after a 10 s warm-up
+#   ingest-burst  200 requests/s of 50 events for 30 s
+#   stock-storm   RATE req/s with 10 % stock batches for 30 s, freshness probe
+# and prints the server's peak and current memory (VmHWM, VmRSS) and the
+# machine's load average after each. Results go to $OUT (default
+# /tmp/recs-perf-<ITEMS>): the tables (*.txt) and the JSON (*.json). The
+# database is dropped at the end unless KEEP_DB=1.
+set -euo pipefail
+
+ITEMS=${1:?usage: scripts/perf.sh ITEMS [RATE]}
+RATE=${2:-1000}
+OUT=${OUT:-/tmp/recs-perf-${ITEMS}}
+PORT=${PORT:-28417}
+cd "$(dirname "$0")/.."
+mkdir -p "$OUT"
+
+ADMIN_URL=$(scripts/testdb.sh url)
+DBNAME=recs_perf_${ITEMS}
+DB="${ADMIN_URL%/*}/${DBNAME}?sslmode=disable"
+go build -o "$OUT/recs" ./cmd/recs
+go build -o "$OUT/loadtest" ./loadtest/cmd/loadtest
+
+say() { printf '== %s (load average %s)\n' "$*" "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/summary.txt"; }
+
+SERVER=
+stop_server() {
+	if [ -n "$SERVER" ]; then
+		kill "$SERVER" 2>/dev/null || true
+		wait "$SERVER" 2>/dev/null || true
+		SERVER=
+	fi
+}
+cleanup() {
+	stop_server
+	if [ "${KEEP_DB:-0}" != 1 ]; then
+		psql -X -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS ${DBNAME} WITH (FORCE)" || true
+	fi
+}
+trap cleanup EXIT
+
+psql -X -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS ${DBNAME} WITH (FORCE)" -c "CREATE DATABASE ${DBNAME}"
+# The test cluster turns synchronous_commit off for speed; a shop's events
+# must be durable before the 2xx, so measure with it on (fsync stays off on
+# this cluster: a real disk adds a WAL flush per group write).
+psql -X -q "$ADMIN_URL" -c "ALTER DATABASE ${DBNAME} SET synchronous_commit = on"
+say "import --demo-items $ITEMS"
+/usr/bin/time -f 'import: %e s wall, %M kB peak RSS' "$OUT/recs" import --db "$DB" --demo-items "$ITEMS" 2>&1 | grep -v level=INFO | tee -a "$OUT/summary.txt"
+say "build"
+/usr/bin/time -f 'build: %e s wall, %M kB peak RSS' "$OUT/recs" build --db "$DB" 2>&1 | grep -v level=INFO | tee -a "$OUT/summary.txt"
+
+# run NAME LOADTEST-FLAGS...: a fresh server, one load test, its memory.
+run() {
+	local name=$1
+	shift
+	"$OUT/recs" serve --db "$DB" --listen "127.0.0.1:${PORT}" >"$OUT/serve-${name}.log" 2>&1 &
+	SERVER=$!
+	for _ in $(seq 300); do
+		curl -sf -o /dev/null "http://127.0.0.1:${PORT}/healthz" && break
+		sleep 0.1
+	done
+	say "$name: loadtest $*"
+	"$OUT/loadtest" -target "http://127.0.0.1:${PORT}" -items "$ITEMS" -json "$OUT/${name}.json" "$@" >"$OUT/${name}.txt" 2>&1 || true
+	tee -a "$OUT/summary.txt" <"$OUT/${name}.txt"
+	echo "server memory: $(grep -E '^Vm(HWM|RSS)' "/proc/${SERVER}/status" | tr -s ' \t\n' ' ')" | tee -a "$OUT/summary.txt"
+	stop_server
+}
+
+run cold -scenario cold -rate 500 -duration 60s
+run mixed -rate "$RATE" -duration 60s -warmup 10s
+run ingest-burst -scenario ingest-burst -rate 200 -duration 30s
+run stock-storm -scenario stock-storm -rate "$RATE" -duration 30s -warmup 5s -max-stock-lag 1s
+say "done: $OUT/summary.txt"
