@@ -45,7 +45,7 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (cat
 		return catalog.Erasure{}, err
 	}
 	er := catalog.Erasure{UserID: userID, ErasedAt: at.UTC().Truncate(time.Microsecond)}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		// Waits for appends in flight; appends after this wait for us.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, erasureLockID); err != nil {
 			return fmt.Errorf("lock against appends: %w", err)
@@ -113,7 +113,7 @@ func (s *Store) EraseSession(ctx context.Context, sessionID string, at time.Time
 		return catalog.Erasure{}, err
 	}
 	er := catalog.Erasure{SessionIDs: []string{sessionID}, ErasedAt: at.UTC().Truncate(time.Microsecond)}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, erasureLockID); err != nil {
 			return fmt.Errorf("lock against appends: %w", err)
 		}
@@ -157,7 +157,7 @@ func (s *Store) AppendAudit(ctx context.Context, e catalog.AuditEntry) error {
 	if e.Counts != nil {
 		counts = e.Counts
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_log (at, actor, action, model_version, data_from, data_to, counts)
+	_, err := s.writes.Exec(ctx, `INSERT INTO audit_log (at, actor, action, model_version, data_from, data_to, counts)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.At.UTC(), e.Actor, e.Action, e.ModelVersion, from, to, counts)
 	if err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
@@ -202,7 +202,7 @@ var ErrIDKeyChanged = errors.New("pseudonymisation key changed")
 // fingerprint; a database that already holds events without a record is
 // taken to hold raw ids.
 func (s *Store) CheckIDKey(ctx context.Context, fingerprint string) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE settings IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock settings: %w", err)
 		}
