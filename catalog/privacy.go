@@ -39,9 +39,10 @@ type AuditEntry struct {
 
 // The audit actions recs records.
 const (
-	AuditItemsPut  = "items_put"
-	AuditStock     = "stock"
-	AuditEraseUser = "erase_user"
-	AuditBuild     = "build"
-	AuditKeys      = "keys_loaded"
+	AuditItemsPut     = "items_put"
+	AuditStock        = "stock"
+	AuditEraseUser    = "erase_user"
+	AuditEraseSession = "erase_session"
+	AuditBuild        = "build"
+	AuditKeys         = "keys_loaded"
 )

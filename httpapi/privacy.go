@@ -27,19 +27,32 @@ type erasureResult struct {
 // then the engine forgets their in-memory state. It takes the shop's raw
 // id and pseudonymises it as events were. Erasing twice is harmless.
 func (s *Server) deleteUser(ctx *fasthttp.RequestCtx) error {
-	raw := strings.TrimPrefix(string(ctx.Path()), "/v1/users/")
-	if err := catalog.CheckID("user id", raw); err != nil {
+	return s.erase(ctx, "/v1/users/", "user id", catalog.AuditEraseUser, s.store.EraseUser)
+}
+
+// deleteSession erases an anonymous visitor (a session id, e.g. the
+// widget's cookie id when the visitor withdraws consent or asks to be
+// forgotten): the session's events without a user, and its in-memory
+// state.
+func (s *Server) deleteSession(ctx *fasthttp.RequestCtx) error {
+	return s.erase(ctx, "/v1/sessions/", "session id", catalog.AuditEraseSession, s.store.EraseSession)
+}
+
+func (s *Server) erase(ctx *fasthttp.RequestCtx, prefix, what, action string,
+	eraseFn func(context.Context, string, time.Time) (catalog.Erasure, error)) error {
+	raw := strings.TrimPrefix(string(ctx.Path()), prefix)
+	if err := catalog.CheckID(what, raw); err != nil {
 		return badRequest("%s", err)
 	}
 	c, cancel := context.WithTimeout(s.base, s.cfg.WriteDeadline)
 	defer cancel()
-	er, err := s.store.EraseUser(c, s.ids.ID(raw), time.Now())
+	er, err := eraseFn(c, s.ids.ID(raw), time.Now())
 	if err != nil {
-		return fmt.Errorf("erase user: %w", err)
+		return fmt.Errorf("erase: %w", err)
 	}
 	s.engine.Forget(er)
-	s.metrics.GetOrCreateCounter(`recs_erasures_total`).Inc()
-	s.audit(c, ctx, catalog.AuditEntry{Action: catalog.AuditEraseUser, Counts: map[string]int64{
+	s.metrics.GetOrCreateCounter(`recs_erasures_total{what="` + action + `"}`).Inc()
+	s.audit(c, ctx, catalog.AuditEntry{Action: action, Counts: map[string]int64{
 		"events": int64(er.Events), "sessions": int64(len(er.SessionIDs)), "profile": b2i(er.Profile)}})
 	return writeJSON(ctx, fasthttp.StatusOK, erasureResult{Erased: true, Events: er.Events,
 		Sessions: len(er.SessionIDs), Profile: er.Profile, ErasedAt: er.ErasedAt})

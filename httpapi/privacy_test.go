@@ -248,3 +248,35 @@ func TestEmailAddressesAsIDsNeedPseudonymisation(t *testing.T) {
 		t.Fatalf("with a key: %d %s", r.status, r.body)
 	}
 }
+
+// DELETE /v1/sessions/{id} forgets an anonymous visitor (who never signed
+// in): the session's anonymous events, in the store and in memory; a
+// signed-in shopper's events in the same session are theirs and stay.
+func TestEraseAnonymousSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, _ string, st testStore) {
+		ids := hasher(t)
+		base := startServerWith(t, st, httpapi.Config{IDs: ids}, io.Discard)
+		call(t, "PUT", base+"/v1/items", "["+itemJSON("a", 5, "Home", "")+","+itemJSON("b", 5, "Home", "")+"]")
+		anon := []string{viewEvent("an-1", "cookie-1", "", "a", ""), viewEvent("an-22", "cookie-1", "", "b", "")}
+		signed := viewEvent("sg-1", "cookie-1", "carol", "b", "")
+		if r := call(t, "POST", base+"/v1/events", strings.Join(append(anon, signed), "\n")); r.status != 200 {
+			t.Fatalf("events: %d %s", r.status, r.body)
+		}
+		r := call(t, "DELETE", base+"/v1/sessions/cookie-1", "")
+		if r.status != 200 || !strings.Contains(r.body, `"erased":true,"events":2,"sessions":1,"profile":false`) {
+			t.Fatalf("erase session: %d %s", r.status, r.body)
+		}
+		if r := call(t, "GET", base+"/v1/recommendations/home?session_id=cookie-1&limit=5", ""); !strings.Contains(r.body, `"id":"recently_viewed","items":[]`) {
+			t.Fatalf("the session still has a history: %s", r.body)
+		}
+		call(t, "POST", base+"/v1/events", strings.Join(anon, "\n")) // late retries
+		evs := storedEvents(t, st)
+		if len(evs) != 1 || evs[0].ID != "sg-1" || evs[0].UserID != ids.ID("carol") {
+			t.Fatalf("stored after erasing the session: %+v", evs)
+		}
+		r = call(t, "GET", base+"/v1/audit", "")
+		if !strings.Contains(r.body, `"action":"erase_session"`) || strings.Contains(r.body, "cookie-1") {
+			t.Fatalf("audit: %s", r.body)
+		}
+	})
+}

@@ -95,6 +95,7 @@ func TestKeysGuardEndpointsByRoleAndOrigin(t *testing.T) {
 	f("PUT", "/v1/items", item, 403, "needs an admin key", pub...)
 	f("POST", "/v1/stock", `[{"item_id":"a","stock":1}]`, 403, "needs an admin key", pub...)
 	f("DELETE", "/v1/users/u1", "", 403, "needs an admin key", pub...)
+	f("DELETE", "/v1/sessions/s1", "", 403, "needs an admin key", pub...)
 	f("GET", "/metrics", "", 403, "needs an admin key", pub...)
 	f("GET", "/v1/audit", "", 403, "needs an admin key", pub...)
 	// Admin: everything, but only from servers, in the header.

@@ -32,6 +32,7 @@ type Store interface {
 	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error)
 	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
 	EraseUser(ctx context.Context, userID string, at time.Time) (catalog.Erasure, error)
+	EraseSession(ctx context.Context, sessionID string, at time.Time) (catalog.Erasure, error)
 	AppendAudit(ctx context.Context, e catalog.AuditEntry) error
 	AuditLog(ctx context.Context, limit int) ([]catalog.AuditEntry, error)
 }
@@ -284,6 +285,9 @@ func (s *Server) route(path string) (route, bool) {
 	}
 	if strings.HasPrefix(path, "/v1/users/") {
 		return route{"user_delete", "DELETE", s.deleteUser}, true
+	}
+	if strings.HasPrefix(path, "/v1/sessions/") {
+		return route{"session_delete", "DELETE", s.deleteSession}, true
 	}
 	if path == "/demo" || strings.HasPrefix(path, "/demo/") {
 		return route{"demo", "GET", s.assets.Demo}, true

@@ -52,9 +52,44 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (cat
 	for _, sid := range u.AnonymousIDs {
 		linked[sid] = true
 	}
+	s.deleteEventsLocked(&er, func(e *catalog.Event) bool {
+		return e.UserID == userID || (e.UserID == "" && linked[e.SessionID])
+	})
+	delete(s.byUser, userID)
+	delete(s.users, userID)
+	er.Profile = hadProfile
+	er.SessionIDs = slices.Sorted(maps.Keys(linked))
+	tombstone(s.erasedUsers, userID, er.ErasedAt)
+	for _, sid := range er.SessionIDs {
+		tombstone(s.erasedSessions, sid, er.ErasedAt)
+	}
+	return er, nil
+}
+
+// EraseSession deletes an anonymous visitor: the events of the session
+// that carry no user, and leaves a tombstone so that such events stamped
+// at or before the erasure are refused from now on.
+func (s *Store) EraseSession(ctx context.Context, sessionID string, at time.Time) (catalog.Erasure, error) {
+	if err := ctx.Err(); err != nil {
+		return catalog.Erasure{}, err
+	}
+	if err := catalog.CheckID("session id", sessionID); err != nil {
+		return catalog.Erasure{}, err
+	}
+	er := catalog.Erasure{SessionIDs: []string{sessionID}, ErasedAt: at.UTC().Truncate(time.Microsecond)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleteEventsLocked(&er, func(e *catalog.Event) bool { return e.UserID == "" && e.SessionID == sessionID })
+	tombstone(s.erasedSessions, sessionID, er.ErasedAt)
+	return er, nil
+}
+
+// deleteEventsLocked deletes the events that match, counting them in er
+// and moving er.ErasedAt up to the newest. The caller holds s.mu.
+func (s *Store) deleteEventsLocked(er *catalog.Erasure, match func(*catalog.Event) bool) {
 	kept := s.events[:0]
 	for _, e := range s.events {
-		if e.UserID == userID || (e.UserID == "" && linked[e.SessionID]) {
+		if match(&e) {
 			er.Events++
 			delete(s.eventIDs, e.ID)
 			if e.Time.After(er.ErasedAt) {
@@ -66,21 +101,14 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (cat
 	}
 	clear(s.events[len(kept):]) // drop the references the deleted events held
 	s.events = kept
-	delete(s.byUser, userID)
-	delete(s.users, userID)
-	er.Profile = hadProfile
-	er.SessionIDs = slices.Sorted(maps.Keys(linked))
-	tombstone := func(m map[[32]byte]time.Time, id string) {
-		k := sha256.Sum256([]byte(id))
-		if old, ok := m[k]; !ok || old.Before(er.ErasedAt) {
-			m[k] = er.ErasedAt
-		}
+}
+
+// tombstone records an erasure time for an id, keeping the later one.
+func tombstone(m map[[32]byte]time.Time, id string, at time.Time) {
+	k := sha256.Sum256([]byte(id))
+	if old, ok := m[k]; !ok || old.Before(at) {
+		m[k] = at
 	}
-	tombstone(s.erasedUsers, userID)
-	for _, sid := range er.SessionIDs {
-		tombstone(s.erasedSessions, sid)
-	}
-	return er, nil
 }
 
 // AppendAudit adds an entry to the audit log; At defaults to now.

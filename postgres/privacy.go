@@ -45,7 +45,7 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (cat
 		return catalog.Erasure{}, err
 	}
 	er := catalog.Erasure{UserID: userID, ErasedAt: at.UTC().Truncate(time.Microsecond)}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		// Waits for appends in flight; appends after this wait for us.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, erasureLockID); err != nil {
 			return fmt.Errorf("lock against appends: %w", err)
@@ -104,6 +104,43 @@ func (s *Store) EraseUser(ctx context.Context, userID string, at time.Time) (cat
 	return er, nil
 }
 
+// EraseSession deletes an anonymous visitor: the events of the session
+// that carry no user (a signed-in user's events are theirs, erased with
+// the user), and leaves a tombstone so that such events stamped at or
+// before the erasure are refused from now on.
+func (s *Store) EraseSession(ctx context.Context, sessionID string, at time.Time) (catalog.Erasure, error) {
+	if err := catalog.CheckID("session id", sessionID); err != nil {
+		return catalog.Erasure{}, err
+	}
+	er := catalog.Erasure{SessionIDs: []string{sessionID}, ErasedAt: at.UTC().Truncate(time.Microsecond)}
+	err := pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, erasureLockID); err != nil {
+			return fmt.Errorf("lock against appends: %w", err)
+		}
+		var newest *time.Time
+		err := tx.QueryRow(ctx, `WITH del AS (
+				DELETE FROM events WHERE user_id = '' AND session_id = $1 AND session_id <> '' RETURNING line, ts)
+			SELECT count(*) FILTER (WHERE line = 0), max(ts) FROM del`, sessionID).Scan(&er.Events, &newest)
+		if err != nil {
+			return fmt.Errorf("delete events: %w", err)
+		}
+		if newest != nil && newest.After(er.ErasedAt) {
+			er.ErasedAt = newest.UTC()
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO erased_visitors (kind, id_sha256, erased_at) VALUES ('session', $1, $2)
+			ON CONFLICT (kind, id_sha256) DO UPDATE SET erased_at = greatest(erased_visitors.erased_at, EXCLUDED.erased_at)`,
+			idSHA256(sessionID), er.ErasedAt)
+		if err != nil {
+			return fmt.Errorf("record tombstone: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return catalog.Erasure{}, fmt.Errorf("erase session: %w", err)
+	}
+	return er, nil
+}
+
 // AppendAudit adds an entry to the audit log; At defaults to now.
 func (s *Store) AppendAudit(ctx context.Context, e catalog.AuditEntry) error {
 	if e.At.IsZero() {
@@ -120,7 +157,7 @@ func (s *Store) AppendAudit(ctx context.Context, e catalog.AuditEntry) error {
 	if e.Counts != nil {
 		counts = e.Counts
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_log (at, actor, action, model_version, data_from, data_to, counts)
+	_, err := s.writes.Exec(ctx, `INSERT INTO audit_log (at, actor, action, model_version, data_from, data_to, counts)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.At.UTC(), e.Actor, e.Action, e.ModelVersion, from, to, counts)
 	if err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
@@ -165,7 +202,7 @@ var ErrIDKeyChanged = errors.New("pseudonymisation key changed")
 // fingerprint; a database that already holds events without a record is
 // taken to hold raw ids.
 func (s *Store) CheckIDKey(ctx context.Context, fingerprint string) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE settings IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock settings: %w", err)
 		}

@@ -155,6 +155,34 @@ func testErasureRace(t *testing.T, s Store) {
 	}
 }
 
+func testEraseSession(t *testing.T, s Store) {
+	shopperHistory(t, s)
+	at := t0.Add(time.Hour)
+	er, err := s.EraseSession(ctx(t), "s1", at)
+	must(t, err)
+	want := catalog.Erasure{SessionIDs: []string{"s1"}, Events: 1, ErasedAt: at}
+	if !reflect.DeepEqual(er, want) {
+		t.Fatalf("erasure:\n got %+v\nwant %+v", er, want)
+	}
+	// Signed-in users' events in the session are theirs, and stay.
+	got := eventIDs(scanAll(t, s, t0.Add(-time.Hour), t0.Add(2*time.Hour)))
+	if fmt.Sprint(got) != "[anon-s4 anon-s9 u1-app u1-s1 u1-s2 u2-s1 u2-s3]" {
+		t.Fatalf("events left %v", got)
+	}
+	n, err := s.AppendEvents(ctx(t), []catalog.Event{
+		visit("anon-s1", "s1", "", 1),      // a late retry
+		visit("anon-s1-new", "s1", "", 61), // the session goes on
+		visit("u5-s1", "s1", "u5", 30),     // a signed-in user in it
+	})
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("stored %d, want 2 (not the retry)", n)
+	}
+	if _, err := s.EraseSession(ctx(t), "", at); err == nil {
+		t.Fatal("an empty session id was accepted")
+	}
+}
+
 func testAuditLog(t *testing.T, s Store) {
 	b := catalog.AuditEntry{At: t0, Actor: "recs build (root)", Action: catalog.AuditBuild, ModelVersion: "v1",
 		DataFrom: t0.Add(-24 * time.Hour), DataTo: t0, Counts: map[string]int64{"events": 10, "items": 3}}

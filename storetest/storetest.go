@@ -36,6 +36,7 @@ type Store interface {
 	Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error)
 	Model(ctx context.Context, kind string) ([]byte, catalog.BuildInfo, error)
 	EraseUser(ctx context.Context, userID string, at time.Time) (catalog.Erasure, error)
+	EraseSession(ctx context.Context, sessionID string, at time.Time) (catalog.Erasure, error)
 	AppendAudit(ctx context.Context, e catalog.AuditEntry) error
 	AuditLog(ctx context.Context, limit int) ([]catalog.AuditEntry, error)
 }
@@ -68,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"ErasedVisitorsOldEventsAreRefusedNewOnesAccepted", testErasureTombstones},
 		{"TombstoneCoversEventsStampedInTheFuture", testErasureFutureEvents},
 		{"ErasureRacingAppendsLeavesNothingBehind", testErasureRace},
+		{"EraseSessionRemovesOnlyItsAnonymousEvents", testEraseSession},
 		{"AuditLogIsNewestFirst", testAuditLog},
 	}
 	for _, tc := range tests {

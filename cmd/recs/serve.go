@@ -190,7 +190,7 @@ func demoStore(ctx context.Context, opt demo.Options, ids *pseudonym.Hasher, log
 		return nil, err
 	}
 	log.Info("built demo models", "version", b.Version, "report", rep.String())
-	if err := ms.AppendAudit(ctx, buildAudit(batchActor("serve (demo build)"), b, rep)); err != nil {
+	if err := ms.AppendAudit(ctx, buildAudit(batchActor("serve, demo build"), b, rep)); err != nil {
 		return nil, err
 	}
 	return ms, nil
