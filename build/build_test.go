@@ -13,8 +13,8 @@ import (
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/embeddings"
-	"github.com/recs-server/recs/ranker"
 	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/ranker"
 )
 
 var end = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)

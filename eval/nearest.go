@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/recs-server/recs/catalog"
-	"github.com/recs-server/recs/memstore"
 	"github.com/recs-server/recs/embeddings"
+	"github.com/recs-server/recs/memstore"
 )
 
 // exactIndex answers NearestItems exactly as the embedded store does

@@ -109,7 +109,7 @@ type Engine struct {
 	content atomic.Pointer[embeddings.ContentModel]
 	// rank orders candidates: the model and item statistics of the served
 	// build, swapped whole on a new build.
-	rank    atomic.Pointer[ranker.Ranker]
+	rank atomic.Pointer[ranker.Ranker]
 	// pages recycles the per-request buffers (page indexes, candidates,
 	// item batches, ranking scratch): a request allocates little beyond
 	// its response.
