@@ -150,6 +150,31 @@ func (c *Items) Invalidate(ids ...string) {
 	}
 }
 
+// SetStock applies stored stock levels to the cached items, as new
+// snapshots, instead of dropping them: a stream of stock updates would
+// otherwise turn the hottest items into misses, and every miss into a
+// store read, just when the store is busiest. Items not cached are left to
+// the next load, which reads the new level. Loads in flight do not cache
+// their (older) read of these ids. Callers apply updates of one id in the
+// order the store did.
+func (c *Items) SetStock(updates []catalog.StockUpdate) {
+	for _, u := range updates {
+		c.stripe(u.ItemID).Add(1)
+		it, ok := c.c.Get(u.ItemID)
+		if !ok || it == nil {
+			// Not cached, or cached as unknown: a stock update does not
+			// create an item, but drop it anyway so nothing stale stays.
+			c.c.Del(u.ItemID)
+			continue
+		}
+		cp := *it
+		cp.Stock = u.Stock
+		// An existing key is updated in place at once; if it was evicted
+		// meanwhile, the next Get misses and loads the stored level.
+		c.c.Set(u.ItemID, &cp, 1)
+	}
+}
+
 // Wait blocks until buffered writes are applied (for tests).
 func (c *Items) Wait() { c.c.Wait() }
 

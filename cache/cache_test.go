@@ -114,6 +114,44 @@ func TestInvalidatingOtherItemsDoesNotSpoilALoad(t *testing.T) {
 	}
 }
 
+// TestSetStockUpdatesCachedItemsWithoutALoad: a stock update keeps hot
+// items cached with the new level, and a load in flight does not put the
+// old level back.
+func TestSetStockUpdatesCachedItemsWithoutALoad(t *testing.T) {
+	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a", Title: "A", Stock: 5}, "b": {ID: "b", Stock: 5}}}
+	c, _ := newItems(t, l)
+	if err := c.Get(t.Context(), []string{"a"}, map[string]*catalog.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	l.items["a"] = catalog.Item{ID: "a", Title: "A", Stock: 0} // stored first, then applied
+	c.SetStock([]catalog.StockUpdate{{ItemID: "a", Stock: 0}})
+	dst := map[string]*catalog.Item{}
+	if err := c.Get(t.Context(), []string{"a"}, dst); err != nil {
+		t.Fatal(err)
+	}
+	if dst["a"].Stock != 0 || dst["a"].Title != "A" || l.calls != 1 {
+		t.Fatalf("after SetStock: %+v, %d loads; want stock 0 from the cache, 1 load", dst["a"], l.calls)
+	}
+	// b is read while its stock changes: the load must not cache 5.
+	l.during = func() {
+		l.items["b"] = catalog.Item{ID: "b", Stock: 1}
+		c.SetStock([]catalog.StockUpdate{{ItemID: "b", Stock: 1}})
+	}
+	if err := c.Get(t.Context(), []string{"b"}, map[string]*catalog.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	l.during = nil
+	dst = map[string]*catalog.Item{}
+	if err := c.Get(t.Context(), []string{"b"}, dst); err != nil {
+		t.Fatal(err)
+	}
+	if dst["b"].Stock != 1 {
+		t.Fatalf("stale stock %d cached by a load that raced the update", dst["b"].Stock)
+	}
+}
+
 func TestItemsServeCachedEntriesWhenStoreFails(t *testing.T) {
 	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a"}, "b": {ID: "b"}}}
 	c, _ := newItems(t, l)

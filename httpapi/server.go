@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -114,6 +115,8 @@ type Server struct {
 	perIP   *ratelimit.Limiter[netip.Addr]
 	perKey  *ratelimit.Limiter[string]
 	assets  *widget.Assets // widget.js and the demo shop page
+	// stockMu orders stock writes with their cache updates.
+	stockMu sync.Mutex
 	// base is cancelled on shutdown; every request context derives from it.
 	base   context.Context
 	cancel context.CancelFunc

@@ -942,8 +942,11 @@ func limitedReorder(in []Item, maxMove int) []Item {
 // Record updates the visitor's session state with a stored event.
 func (e *Engine) Record(ev *catalog.Event) { e.sessions.Record(ev) }
 
-// ItemsChanged drops changed items from the cache (stock updates).
+// ItemsChanged drops changed items from the cache.
 func (e *Engine) ItemsChanged(ids ...string) { e.items.Invalidate(ids...) }
+
+// StockChanged applies stored stock levels to the cached items.
+func (e *Engine) StockChanged(updates []catalog.StockUpdate) { e.items.SetStock(updates) }
 
 // ItemsUpserted refreshes the caches for upserted items and gives each a
 // content vector at once, so a new item can be recommended before the
