@@ -845,14 +845,15 @@ func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error
 }
 
 // UserEvents returns up to limit of a user's newest events, newest first
-// (through events_user_idx).
+// (through events_user_idx; `user_id <> ''` repeats its predicate so a
+// cached generic plan can still use the partial index).
 func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
 	var out []catalog.Event
 	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
 		rows, err := conn.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
 			order_id, query, channel, device, request_id FROM events
-			WHERE user_id = $1 AND event_id IN (
-				SELECT event_id FROM events WHERE user_id = $1 AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
+			WHERE user_id = $1 AND user_id <> '' AND event_id IN (
+				SELECT event_id FROM events WHERE user_id = $1 AND user_id <> '' AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
 			ORDER BY ts DESC, event_id DESC, line`, userID, limit)
 		if err != nil {
 			return fmt.Errorf("query user events: %w", err)
