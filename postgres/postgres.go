@@ -750,10 +750,11 @@ func (s *Store) LatestBuild(ctx context.Context) (catalog.BuildInfo, error) {
 			Scan(&bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return bi, fmt.Errorf("build: %w", catalog.ErrNotFound)
+		return catalog.BuildInfo{}, fmt.Errorf("build: %w", catalog.ErrNotFound)
 	}
 	if err != nil {
-		return bi, fmt.Errorf("read latest build: %w", err)
+		// Not bi: after a timeout the detached query may still write it.
+		return catalog.BuildInfo{}, fmt.Errorf("read latest build: %w", err)
 	}
 	bi.CreatedAt, bi.DataFrom, bi.DataTo = bi.CreatedAt.UTC(), bi.DataFrom.UTC(), bi.DataTo.UTC()
 	return bi, nil
@@ -804,10 +805,10 @@ func (s *Store) Model(ctx context.Context, kind string) ([]byte, catalog.BuildIn
 			Scan(&blob, &bi.Version, &bi.CreatedAt, &bi.DataFrom, &bi.DataTo)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, bi, fmt.Errorf("model %q: %w", kind, catalog.ErrNotFound)
+		return nil, catalog.BuildInfo{}, fmt.Errorf("model %q: %w", kind, catalog.ErrNotFound)
 	}
 	if err != nil {
-		return nil, bi, fmt.Errorf("read model: %w", err)
+		return nil, catalog.BuildInfo{}, fmt.Errorf("read model: %w", err)
 	}
 	bi.CreatedAt, bi.DataFrom, bi.DataTo = bi.CreatedAt.UTC(), bi.DataFrom.UTC(), bi.DataTo.UTC()
 	return blob, bi, nil

@@ -12,7 +12,8 @@ const detachedQueryTimeout = 5 * time.Second
 
 // read runs query on a pooled connection and returns when it is done or
 // when ctx is, whichever comes first; query must leave its results only
-// where the caller looks after a nil error.
+// where the caller looks after a nil error: after an error the caller must
+// not read (or return) what query writes, which may still be running.
 //
 // The query itself is not interrupted when ctx ends. pgx interrupts a
 // query by closing its connection, and the serving path gives each source
