@@ -846,7 +846,7 @@ func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error
 }
 
 // UserEvents returns up to limit of a user's newest events, newest first
-// (through events_user_idx; `user_id <> ''` repeats its predicate so a
+// (through events_user_idx; the query repeats its predicate, user_id not empty, so a
 // cached generic plan can still use the partial index).
 func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
 	var out []catalog.Event
