@@ -370,7 +370,8 @@ func (t *trainTables) candidates(anchor *catalog.Item, recent []ranker.Interacti
 	if cap(pool) < 512 {
 		pool = make([]ranker.Candidate, 0, 512)
 	}
-	add := func(src ranker.Source, l []catalog.Scored, n int, reason string) {
+	// Reasons are left empty: features never read them.
+	add := func(src ranker.Source, l []catalog.Scored, n int) {
 		for r, sc := range l[:min(n, len(l))] {
 			c := out[sc.ItemID]
 			if c == nil {
@@ -384,29 +385,26 @@ func (t *trainTables) candidates(anchor *catalog.Item, recent []ranker.Interacti
 			if h := &c.Hits[src]; h.Rank < 0 || int32(r) < h.Rank {
 				h.Rank, h.Score = int32(r), float32(sc.Score)
 			}
-			if !slices.Contains(c.Reasons, reason) {
-				c.Reasons = append(c.Reasons, reason)
-			}
 		}
 	}
-	add(ranker.SrcCoPurchase, t.coPurchase[anchor.ID], trainListLen, "co_purchase")
-	add(ranker.SrcCoView, t.coView[anchor.ID], trainListLen, "co_view")
-	add(ranker.SrcContent, t.nearestContent(anchor.ID), trainContentLen, "similar_content")
+	add(ranker.SrcCoPurchase, t.coPurchase[anchor.ID], trainListLen)
+	add(ranker.SrcCoView, t.coView[anchor.ID], trainListLen)
+	add(ranker.SrcContent, t.nearestContent(anchor.ID), trainContentLen)
 	var rv []catalog.Scored
 	for i, x := range recent {
 		if i < trainRecentSeed {
-			add(ranker.SrcSession, t.coView[x.ItemID], trainSessionLen, "session_co_view")
-			add(ranker.SrcSession, t.coPurchase[x.ItemID], trainSessionLen, "session_co_purchase")
+			add(ranker.SrcSession, t.coView[x.ItemID], trainSessionLen)
+			add(ranker.SrcSession, t.coPurchase[x.ItemID], trainSessionLen)
 		}
 		if x.Type == catalog.EventViewItem {
 			rv = append(rv, catalog.Scored{ItemID: x.ItemID, Score: 1 / float64(len(rv)+1)})
 		}
 	}
-	add(ranker.SrcRecent, rv, len(rv), "recently_viewed")
+	add(ranker.SrcRecent, rv, len(rv))
 	if len(anchor.Category) > 0 {
-		add(ranker.SrcPopular, t.popular[candidates.CategoryScope(anchor.Category[0])], trainPopularLen, "popular_in_category")
+		add(ranker.SrcPopular, t.popular[candidates.CategoryScope(anchor.Category[0])], trainPopularLen)
 	}
-	add(ranker.SrcPopular, t.popular[candidates.ScopeTrending], trainPopularLen, "trending")
-	add(ranker.SrcPopular, t.popular[candidates.ScopeAll7d], trainPopularLen, "popular")
+	add(ranker.SrcPopular, t.popular[candidates.ScopeTrending], trainPopularLen)
+	add(ranker.SrcPopular, t.popular[candidates.ScopeAll7d], trainPopularLen)
 	return pool
 }

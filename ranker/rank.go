@@ -4,11 +4,10 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
-
-	"github.com/recs-server/recs/catalog"
 )
 
 // Blend weighs purchase probability against expected margin for one
@@ -82,7 +81,7 @@ func (c Config) WithDefaults() Config {
 		c.Blends = map[string]Blend{}
 	}
 	if _, ok := c.Blends["default"]; !ok {
-		c.Blends = mapsClone(c.Blends)
+		c.Blends = maps.Clone(c.Blends)
 		c.Blends["default"] = DefaultBlend
 	}
 	if c.RecentPurchaseWindow == 0 {
@@ -104,14 +103,6 @@ func (c Config) WithDefaults() Config {
 		c.LowStockFactor = 0.8
 	}
 	return c
-}
-
-func mapsClone(m map[string]Blend) map[string]Blend {
-	out := make(map[string]Blend, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Validate reports a configuration that cannot be meant.
@@ -158,6 +149,9 @@ func (r *Ranker) Stats() *Stats { return r.stats }
 
 // Config is the ranker's configuration with defaults filled.
 func (r *Ranker) Config() Config { return r.cfg }
+
+// Pins are the items pinned first in a module.
+func (r *Ranker) Pins(module string) []string { return r.cfg.Pins[module] }
 
 // Ranked is one candidate kept for a module.
 type Ranked struct {
@@ -249,7 +243,7 @@ func (r *Ranker) Rank(c *Context, module string, cands []Candidate, limit int, s
 		s.vecs = make([]Vector, len(cands))
 	}
 	vecs := s.vecs[:len(cands)]
-	pins := r.cfg.Pins[module]
+	pins := r.Pins(module)
 	for i := range cands {
 		if r.Drop(c, &cands[i]) != "" {
 			continue
@@ -376,6 +370,3 @@ var featureReasons = func() (r [NumFeatures]string) {
 	}
 	return r
 }()
-
-// Sellable reports whether an item may be recommended at all.
-func Sellable(it *catalog.Item) bool { return it != nil && it.Active && it.Stock > 0 }

@@ -553,7 +553,7 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 	defer e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`).UpdateDuration(time.Now())
 	rk := e.rank.Load()
 	own, fill := p.fuse(lo, hi)
-	if pins := rk.Config().Pins[id]; len(pins) > 0 {
+	if pins := rk.Pins(id); len(pins) > 0 {
 		// Pinned items rank only if they are candidates.
 		withPins := make([]candidate, 0, len(pins)+len(own))
 		for _, pin := range pins {
