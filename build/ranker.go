@@ -226,7 +226,7 @@ func trainRanker(ctx context.Context, src Source, items []catalog.Item, content 
 				continue
 			}
 			var ex example
-			ranker.Extract(&ex.x, &rc, c, st.Get(id))
+			ranker.Extract(&ex.x, &rc, c, st.Features(id))
 			ex.y = true
 			if n < nValidFrom {
 				train = append(train, ex)
@@ -237,7 +237,7 @@ func trainRanker(ctx context.Context, src Source, items []catalog.Item, content 
 		rng.Shuffle(len(negs), func(i, j int) { negs[i], negs[j] = negs[j], negs[i] })
 		for _, id := range negs[:min(len(negs), ro.Negatives)] {
 			var ex example
-			ranker.Extract(&ex.x, &rc, cands[id], st.Get(id))
+			ranker.Extract(&ex.x, &rc, cands[id], st.Features(id))
 			if n < nValidFrom {
 				train = append(train, ex)
 			} else {

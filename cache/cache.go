@@ -62,6 +62,7 @@ func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error)
 // returns what the cache had, with the error.
 func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.Item) error {
 	var missing []string
+	hits := 0
 	for _, id := range ids {
 		if _, done := dst[id]; done {
 			continue
@@ -71,11 +72,14 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 			missing = append(missing, id)
 			continue
 		}
-		c.hits.Inc()
+		hits++
 		if it != nil {
 			dst[id] = it
 		}
 	}
+	// One atomic add per call, not per item: the counter is shared by
+	// every request.
+	c.hits.Add(hits)
 	if len(missing) == 0 {
 		return nil
 	}

@@ -41,6 +41,7 @@ func newEngineStrategy(name string, env *Env, unranked bool) (Strategy, error) {
 		// figures do not depend on the machine's load.
 		SourceBudget: time.Minute,
 		Unranked:     unranked,
+		RankDepth:    env.RankDepth,
 		MaxVisitors:  1 << 20,
 	}, st, metrics.NewSet())
 	if err != nil {

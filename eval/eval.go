@@ -63,6 +63,9 @@ type Options struct {
 	Build build.Options
 	// Task on Online Retail: TaskBasket (default) or TaskForYou.
 	Task string
+	// RankDepth is the engine's recommend.Config.RankDepth; 0: its
+	// default.
+	RankDepth int
 	// Workers evaluating queries in parallel; default GOMAXPROCS. Results
 	// do not depend on it.
 	Workers int
@@ -166,7 +169,9 @@ func train(ctx context.Context, st *memstore.Store, from, cutoff time.Time, opt 
 		return nil, fmt.Errorf("eval: read catalogue: %w", err)
 	}
 	store := indexedStore{Store: st, index: newExactIndex(b.Vectors)}
-	return &trained{env: NewEnv(store, items, b, opt.Seed), build: b, report: rep, took: time.Since(start)}, nil
+	env := NewEnv(store, items, b, opt.Seed)
+	env.RankDepth = opt.RankDepth
+	return &trained{env: env, build: b, report: rep, took: time.Since(start)}, nil
 }
 
 // strategies makes the run's strategies: opt.Strategies or the data set's

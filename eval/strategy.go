@@ -65,6 +65,9 @@ type Env struct {
 	// read: "bought_together" for basket completion, "similar" for the
 	// next item of a session.
 	Module string
+	// RankDepth is how many candidates per module the engine strategies
+	// rank (recommend.Config.RankDepth); 0: the engine's default.
+	RankDepth int
 
 	ids   []string         // every catalogue item, sorted
 	index map[string]int32 // id -> position in ids

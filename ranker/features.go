@@ -93,21 +93,32 @@ type Context struct {
 	anchorCats  []string // top-level categories of the anchors
 	anchorLeafs []string
 	anchorBrand []string
-	hourSin     float32
-	hourCos     float32
-	catShare    map[string]float32
-	brandShare  map[string]float32
-	lastSeen    map[string]time.Time
-	purchased   map[string]time.Time
+	anchorIDs   []string
+	// incompatible are the ids the anchors declare incompatible.
+	incompatible map[string]bool
+	hourSin      float32
+	hourCos      float32
+	catShare     map[string]float32
+	brandShare   map[string]float32
+	lastSeen     map[string]time.Time
+	purchased    map[string]time.Time
 }
 
 // Prepare derives the per-page values every candidate's features read.
 func (c *Context) Prepare() {
 	c.anchorPrice, c.anchorCats, c.anchorLeafs, c.anchorBrand = 0, c.anchorCats[:0], c.anchorLeafs[:0], c.anchorBrand[:0]
+	c.anchorIDs, c.incompatible = c.anchorIDs[:0], nil
 	n := 0
 	for _, a := range c.Anchors {
 		if a == nil {
 			continue
+		}
+		c.anchorIDs = append(c.anchorIDs, a.ID)
+		for _, x := range a.IncompatibleWith {
+			if c.incompatible == nil {
+				c.incompatible = make(map[string]bool)
+			}
+			c.incompatible[x] = true
 		}
 		if a.Price > 0 {
 			c.anchorPrice += a.Price
@@ -208,8 +219,8 @@ var FeatureNames = [NumFeatures]string{
 type Vector [NumFeatures]float32
 
 // Extract computes a candidate's features in its context. st is the
-// item's statistics from the build (zero for an item newer than it).
-func Extract(x *Vector, c *Context, cand *Candidate, st ItemStats) {
+// item's statistical features from the build (Stats.Features).
+func Extract(x *Vector, c *Context, cand *Candidate, st ItemFeatures) {
 	hits := 0
 	for s := range NumSources {
 		h := cand.Hits[s]
@@ -226,16 +237,7 @@ func Extract(x *Vector, c *Context, cand *Candidate, st ItemStats) {
 	x[FContentScore] = score(cand.Hits[SrcContent])
 	x[FSourcesHit] = float32(hits)
 
-	if st.Views+st.Purchases+st.Refunds == 0 {
-		// Most candidates of a large catalogue: skip the logarithms.
-		x[FPopularity], x[FViews], x[FTrend], x[FConversion], x[FRefundRate] = 0, 0, 0, 0.01, 0
-	} else {
-		x[FPopularity] = log1p(st.Purchases)
-		x[FViews] = log1p(st.Views)
-		x[FTrend] = float32(math.Log((float64(st.Purchases7d)*30/7 + 1) / (float64(st.Purchases) + 1)))
-		x[FConversion] = (st.Purchases + 0.1) / (st.Views + st.Purchases + 10)
-		x[FRefundRate] = RefundRate(st)
-	}
+	x[FPopularity], x[FViews], x[FTrend], x[FConversion], x[FRefundRate] = st.Popularity, st.Views, st.Trend, st.Conversion, st.RefundRate
 	x[FItemAge] = 0
 	x[FLogPrice], x[FPriceRatio] = 0, 0
 	x[FSameCategory], x[FSameLeaf], x[FSameBrand] = 0, 0, 0

@@ -179,10 +179,13 @@ func (r *Ranker) Drop(c *Context, cand *Candidate) string {
 			return "recently_bought"
 		}
 	}
-	// Declared either way round: the anchor names the candidate, or the
+	// Declared either way round: an anchor names the candidate, or the
 	// candidate names an anchor.
-	for _, a := range c.Anchors {
-		if a != nil && (slices.Contains(a.IncompatibleWith, cand.ID) || slices.Contains(it.IncompatibleWith, a.ID)) {
+	if c.incompatible[cand.ID] {
+		return "incompatible"
+	}
+	for _, x := range it.IncompatibleWith {
+		if contains(c.anchorIDs, x) {
 			return "incompatible"
 		}
 	}
@@ -192,15 +195,24 @@ func (r *Ranker) Drop(c *Context, cand *Candidate) string {
 // Score is a candidate's blended score for a module, its purchase
 // probability, and its features (written into x).
 func (r *Ranker) Score(c *Context, module string, cand *Candidate, x *Vector) (score, prob float64) {
-	Extract(x, c, cand, r.stats.Get(cand.ID))
+	return r.score(c, r.blend(module), cand, x)
+}
+
+// blend is the module's blend, the default one if it has none.
+func (r *Ranker) blend(module string) Blend {
+	if b, ok := r.cfg.Blends[module]; ok {
+		return b
+	}
+	return r.cfg.Blends["default"]
+}
+
+func (r *Ranker) score(c *Context, b Blend, cand *Candidate, x *Vector) (score, prob float64) {
+	st := r.stats.Features(cand.ID)
+	Extract(x, c, cand, st)
 	if r.model != nil {
 		prob = r.model.Predict(x)
 	} else {
 		prob = cand.Prior
-	}
-	b, ok := r.cfg.Blends[module]
-	if !ok {
-		b = r.cfg.Blends["default"]
 	}
 	margin := 0.0
 	if cand.Item != nil && cand.Item.Cost > 0 {
@@ -208,7 +220,7 @@ func (r *Ranker) Score(c *Context, module string, cand *Candidate, x *Vector) (s
 	}
 	score = b.Prob*prob + b.Margin*prob*margin
 	if it := cand.Item; it != nil {
-		if RefundRate(r.stats.Get(cand.ID)) > float32(r.cfg.RefundRateAbove) {
+		if st.RefundRate > float32(r.cfg.RefundRateAbove) {
 			score *= r.cfg.RefundFactor
 		}
 		if it.Stock < r.cfg.LowStockBelow {
@@ -227,8 +239,9 @@ func (r *Ranker) Score(c *Context, module string, cand *Candidate, x *Vector) (s
 // Scratch holds the buffers one Rank call needs; reuse it across calls of
 // one goroutine to rank without allocating.
 type Scratch struct {
-	ranked []Ranked
+	ranked []scored
 	vecs   []Vector
+	kept   []scored
 	out    []Ranked
 	counts map[string]int
 }
@@ -244,19 +257,24 @@ func (r *Ranker) Rank(c *Context, module string, cands []Candidate, limit int, s
 	}
 	vecs := s.vecs[:len(cands)]
 	pins := r.Pins(module)
+	b := r.blend(module)
 	for i := range cands {
 		if r.Drop(c, &cands[i]) != "" {
 			continue
 		}
-		sc, p := r.Score(c, module, &cands[i], &vecs[i])
+		sc, p := r.score(c, b, &cands[i], &vecs[i])
 		if k := slices.Index(pins, cands[i].ID); k >= 0 {
 			// Pins sort first, in their configured order (by Prob).
 			sc, p = math.Inf(1), float64(len(pins)-k)
 		}
-		s.ranked = append(s.ranked, Ranked{Index: i, Score: sc, Prob: p})
+		s.ranked = append(s.ranked, scored{index: int32(i), score: sc, prob: p})
 	}
 	slices.SortFunc(s.ranked, byScore)
-	out := r.diversify(cands, s, limit)
+	s.out = s.out[:0]
+	for _, k := range r.diversify(cands, s, limit) {
+		s.out = append(s.out, Ranked{Index: int(k.index), Score: k.score, Prob: k.prob})
+	}
+	out := s.out
 	for k := range out {
 		cd := &cands[out[k].Index]
 		if math.IsInf(out[k].Score, 1) {
@@ -269,24 +287,30 @@ func (r *Ranker) Rank(c *Context, module string, cands []Candidate, limit int, s
 	return out
 }
 
+// scored is a candidate being ranked: small, as sorting moves it.
+type scored struct {
+	score, prob float64
+	index       int32
+}
+
 // byScore orders best first; ties by probability (pins: configured
 // order), then by the candidates' order, so ranking is deterministic.
-func byScore(a, b Ranked) int {
-	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+func byScore(a, b scored) int {
+	if c := cmp.Compare(b.score, a.score); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(b.Prob, a.Prob); c != 0 {
+	if c := cmp.Compare(b.prob, a.prob); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Index, b.Index)
+	return cmp.Compare(a.index, b.index)
 }
 
 // diversify takes the best items under the caps, then, if short, the best
 // of those the caps held back.
-func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []Ranked {
-	s.out = s.out[:0]
+func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []scored {
+	s.kept = s.kept[:0]
 	if r.cfg.MaxPerCategory <= 0 && r.cfg.MaxPerBrand <= 0 {
-		return append(s.out, s.ranked[:min(limit, len(s.ranked))]...)
+		return append(s.kept, s.ranked[:min(limit, len(s.ranked))]...)
 	}
 	if s.counts == nil {
 		s.counts = make(map[string]int)
@@ -294,10 +318,10 @@ func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []Ranked {
 	clear(s.counts)
 	held := 0
 	for k, rk := range s.ranked {
-		if len(s.out) == limit {
+		if len(s.kept) == limit {
 			break
 		}
-		it := cands[rk.Index].Item
+		it := cands[rk.index].Item
 		cat, brand := "", it.Brand
 		if len(it.Category) > 0 {
 			cat = it.Category[0]
@@ -315,21 +339,21 @@ func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []Ranked {
 		if brand != "" {
 			s.counts["b\x00"+brand]++
 		}
-		s.out = append(s.out, rk)
+		s.kept = append(s.kept, rk)
 	}
-	if len(s.out) < limit && held > 0 {
+	if len(s.kept) < limit && held > 0 {
 		// Swapping kept the held-back items in score order only if we
 		// sort them again.
 		hb := s.ranked[:held]
 		slices.SortFunc(hb, byScore)
 		for _, rk := range hb {
-			if len(s.out) == limit {
+			if len(s.kept) == limit {
 				break
 			}
-			s.out = append(s.out, rk)
+			s.kept = append(s.kept, rk)
 		}
 	}
-	return s.out
+	return s.kept
 }
 
 // reasons are the lists that proposed the item and, with a model, the

@@ -120,9 +120,9 @@ func TestSoftRulesDemote(t *testing.T) {
 	}
 	f("low stock", Config{}, nil, func(it *catalog.Item) { it.Stock = 1 }, "b,a")
 	f("enough stock", Config{}, nil, func(it *catalog.Item) { it.Stock = 3 }, "a,b")
-	refunds := &Stats{byID: map[string]ItemStats{"a": {Purchases: 20, Refunds: 10}}}
+	refunds := NewStats(time.Time{}, map[string]ItemStats{"a": {Purchases: 20, Refunds: 10}})
 	f("refunds", Config{}, refunds, func(*catalog.Item) {}, "b,a")
-	few := &Stats{byID: map[string]ItemStats{"a": {Purchases: 20, Refunds: 1}}}
+	few := NewStats(time.Time{}, map[string]ItemStats{"a": {Purchases: 20, Refunds: 1}})
 	f("few refunds", Config{}, few, func(*catalog.Item) {}, "a,b")
 }
 
@@ -221,7 +221,7 @@ func BenchmarkRank(b *testing.B) {
 					it.Brand = fmt.Sprintf("brand%d", i%7)
 					it.Price = float64(1 + i%50)
 				})
-				st.byID[items[i].ID] = ItemStats{Views: float32(i % 100), Purchases: float32(i % 13)}
+				st.put(items[i].ID, ItemStats{Views: float32(i % 100), Purchases: float32(i % 13)})
 			}
 			cs := cands(items...)
 			r := New(Config{}, m, st)

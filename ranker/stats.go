@@ -31,23 +31,73 @@ func RefundRate(st ItemStats) float32 {
 	return st.Refunds / (st.Purchases + 5)
 }
 
-// Stats are the statistics of every item with events, as of a time.
+// ItemFeatures are the features an item's statistics give. They cost
+// logarithms, so they are derived once per build, not per candidate.
+type ItemFeatures struct {
+	Popularity, Views, Trend, Conversion, RefundRate float32
+	FirstSeen                                        int64
+}
+
+// Features derives the item's statistical features.
+func (st ItemStats) Features() ItemFeatures {
+	if st.Views+st.Purchases+st.Refunds == 0 {
+		// Most items of a large catalogue: skip the logarithms.
+		return ItemFeatures{Conversion: 0.01, FirstSeen: st.FirstSeen}
+	}
+	return ItemFeatures{
+		Popularity: log1p(st.Purchases),
+		Views:      log1p(st.Views),
+		Trend:      float32(math.Log((float64(st.Purchases7d)*30/7 + 1) / (float64(st.Purchases) + 1))),
+		Conversion: (st.Purchases + 0.1) / (st.Views + st.Purchases + 10),
+		RefundRate: RefundRate(st),
+		FirstSeen:  st.FirstSeen,
+	}
+}
+
+// noStats are the features of an item without events.
+var noStats = ItemStats{}.Features()
+
+// Stats are the statistics of every item with events, as of a time, with
+// their features.
 type Stats struct {
 	At   time.Time
-	byID map[string]ItemStats
+	byID map[string]statsEntry
 }
+
+type statsEntry struct {
+	st ItemStats
+	f  ItemFeatures
+}
+
+func (s *Stats) put(id string, st ItemStats) { s.byID[id] = statsEntry{st, st.Features()} }
 
 // Get returns the item's statistics; zero for an item without events.
 func (s *Stats) Get(id string) ItemStats {
 	if s == nil {
 		return ItemStats{}
 	}
-	return s.byID[id]
+	return s.byID[id].st
+}
+
+// Features returns the item's statistical features; those of no events
+// for an item without.
+func (s *Stats) Features(id string) ItemFeatures {
+	if s == nil {
+		return noStats
+	}
+	if e, ok := s.byID[id]; ok {
+		return e.f
+	}
+	return noStats
 }
 
 // NewStats wraps statistics by item id (tests, tools).
 func NewStats(at time.Time, byID map[string]ItemStats) *Stats {
-	return &Stats{At: at, byID: byID}
+	s := &Stats{At: at, byID: make(map[string]statsEntry, len(byID))}
+	for id, st := range byID {
+		s.put(id, st)
+	}
+	return s
 }
 
 // Len is the number of items with statistics.
@@ -109,9 +159,9 @@ func (b *StatsBuilder) Add(e *catalog.Event) {
 
 // Stats returns what was counted.
 func (b *StatsBuilder) Stats() *Stats {
-	s := &Stats{At: b.at, byID: make(map[string]ItemStats, len(b.byID))}
+	s := &Stats{At: b.at, byID: make(map[string]statsEntry, len(b.byID))}
 	for id, st := range b.byID {
-		s.byID[id] = *st
+		s.put(id, *st)
 	}
 	return s
 }
@@ -130,7 +180,7 @@ func (s *Stats) MarshalBinary() ([]byte, error) {
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.At.Unix()))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(ids)))
 	for _, id := range ids {
-		st := s.byID[id]
+		st := s.byID[id].st
 		b = binary.AppendUvarint(b, uint64(len(id)))
 		b = append(b, id...)
 		for _, f := range [...]float32{st.Views, st.Carts, st.Purchases, st.Refunds, st.Purchases7d} {
@@ -158,7 +208,7 @@ func (s *Stats) UnmarshalBinary(b []byte) error {
 	if uint64(n) > uint64(len(b)) {
 		return errShortStats
 	}
-	s.byID = make(map[string]ItemStats, n)
+	s.byID = make(map[string]statsEntry, n)
 	for range n {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
@@ -173,8 +223,8 @@ func (s *Stats) UnmarshalBinary(b []byte) error {
 		for i := range f {
 			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
-		s.byID[id] = ItemStats{Views: f[0], Carts: f[1], Purchases: f[2], Refunds: f[3], Purchases7d: f[4],
-			FirstSeen: int64(binary.LittleEndian.Uint64(b[20:]))}
+		s.put(id, ItemStats{Views: f[0], Carts: f[1], Purchases: f[2], Refunds: f[3], Purchases7d: f[4],
+			FirstSeen: int64(binary.LittleEndian.Uint64(b[20:]))})
 		b = b[28:]
 	}
 	if len(b) != 0 {

@@ -287,6 +287,10 @@ type source struct {
 	// read inline, without a goroutine.
 	key  string
 	load func(ctx context.Context) ([]catalog.Scored, error)
+	// inMemory sources have their list already (the visitor's own
+	// items): no load, no goroutine.
+	inMemory bool
+	list     []catalog.Scored
 }
 
 // Fusion weights. Primary sources decide the order; fallbacks only fill a
@@ -351,33 +355,60 @@ func (e *Engine) similarContent(id string, w float64) source {
 	}}
 }
 
+// sessionVectorKey names the cached result of a session vector: the
+// recent items, newest first, determine it.
+func sessionVectorKey(recent []session.Interaction) string {
+	n := 3
+	for _, x := range recent {
+		n += len(x.ItemID) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, "sv:"...)
+	for _, x := range recent {
+		b = append(b, x.ItemID...)
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
 // sessionVector finds the items nearest the recency-weighted mean of the
 // visitor's recent items' vectors: what the session is about, beyond the
-// neighbours of any one item. Not cached: every session differs.
+// neighbours of any one item. The result is cached by the recent items:
+// a visitor back on the home page without a new view, or another with
+// the same recent items, costs no nearest-neighbour search. A vector an
+// item gets between builds (ItemsUpserted) reaches the cached sessions
+// that include it with the next build.
 func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
-	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		var sum []float32
-		for i, x := range recent {
-			v, err := e.itemVector(ctx, x.ItemID)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				continue
-			}
-			if sum == nil {
-				sum = make([]float32, len(v))
-			}
-			rw := float32(1 / float64(i+1))
-			for j := range sum {
-				sum[j] += rw * v[j]
-			}
+	key := sessionVectorKey(recent)
+	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
+			return e.nearestToSession(ctx, recent)
+		})
+	}}
+}
+
+func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interaction) ([]catalog.Scored, error) {
+	var sum []float32
+	for i, x := range recent {
+		v, err := e.itemVector(ctx, x.ItemID)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
 		}
 		if sum == nil {
-			return nil, nil
+			sum = make([]float32, len(v))
 		}
-		return e.store.NearestItems(ctx, sum, e.cfg.ListLen)
-	}}
+		rw := float32(1 / float64(i+1))
+		for j := range sum {
+			sum[j] += rw * v[j]
+		}
+	}
+	if sum == nil {
+		return []catalog.Scored{}, nil
+	}
+	return e.store.NearestItems(ctx, sum, e.cfg.ListLen)
 }
 
 // gather loads every source in parallel, each within its budget. A source
@@ -387,6 +418,10 @@ func (e *Engine) gather(ctx context.Context, srcs []source) [][]catalog.Scored {
 	out := make([][]catalog.Scored, len(srcs))
 	var wg sync.WaitGroup
 	for i := range srcs {
+		if srcs[i].inMemory {
+			out[i] = srcs[i].list
+			continue
+		}
 		if srcs[i].key != "" {
 			if l, ok := e.lists.Peek(srcs[i].key); ok {
 				out[i] = l
@@ -420,10 +455,15 @@ type page struct {
 	slot  map[string]int32
 	ids   []string
 	hits  [][ranker.NumSources]ranker.Hit
+	// at is the slot of every entry of every list, list after list, so
+	// fusing a module does not hash its ids again.
+	at []int32
 
 	// Buffers of the modules, reused one module after another.
-	idx        []int32
-	own, fill  []candidate
+	idx       []int32
+	own, fill []candidate
+	// items are the page's items read so far: modules share candidates,
+	// and each is read from the item cache once per page.
 	items      map[string]*catalog.Item
 	batch      []string
 	candidates []ranker.Candidate
@@ -440,7 +480,11 @@ func (e *Engine) newPage(srcs []source, lists [][]catalog.Scored) *page {
 	p := e.pages.Get().(*page)
 	p.srcs, p.lists = srcs, lists
 	clear(p.slot)
-	p.ids, p.hits = p.ids[:0], p.hits[:0]
+	p.ids, p.hits, p.at = p.ids[:0], p.hits[:0], p.at[:0]
+	if p.items == nil {
+		p.items = make(map[string]*catalog.Item, e.cfg.RankDepth)
+	}
+	clear(p.items)
 	for i, l := range lists {
 		fam := srcs[i].slot
 		for r, sc := range l {
@@ -451,6 +495,7 @@ func (e *Engine) newPage(srcs []source, lists [][]catalog.Scored) *page {
 				p.ids = append(p.ids, sc.ItemID)
 				p.hits = append(p.hits, ranker.NoHits)
 			}
+			p.at = append(p.at, j)
 			if h := &p.hits[j][fam]; h.Rank < 0 || int32(r) < h.Rank {
 				h.Rank, h.Score = int32(r), float32(sc.Score)
 			}
@@ -470,15 +515,29 @@ func (e *Engine) release(p *page) {
 
 // hitsOf is an item's hits, NoHits if no list of the page has it.
 func (p *page) hitsOf(id string) [ranker.NumSources]ranker.Hit {
+	return p.hitsAt(p.slotOf(id))
+}
+
+// slotOf is an item's slot, -1 if no list of the page has it.
+func (p *page) slotOf(id string) int32 {
 	if j, ok := p.slot[id]; ok {
-		return p.hits[j]
+		return j
 	}
-	return ranker.NoHits
+	return -1
+}
+
+func (p *page) hitsAt(j int32) [ranker.NumSources]ranker.Hit {
+	if j < 0 {
+		return ranker.NoHits
+	}
+	return p.hits[j]
 }
 
 // candidate is one item proposed for a module.
 type candidate struct {
-	id    string
+	id string
+	// slot is the candidate's slot in the page, -1 if no list has it.
+	slot  int32
 	score float64
 	// from has bit i set when the module's i-th source proposed it (the
 	// reasons, spelt out only for the items returned).
@@ -497,14 +556,18 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 	idx := p.idx[:len(p.ids)] // slot -> 1 + index in out
 	clear(idx)
 	out := p.own[:0]
+	at := p.at
+	for i := range lo {
+		at = at[len(p.lists[i]):]
+	}
 	for i := lo; i < hi; i++ {
 		src := &p.srcs[i]
 		bit := uint64(1) << min(i-lo, 63)
 		for r, sc := range p.lists[i] {
 			s := src.weight / (rrfK + float64(r))
-			j := p.slot[sc.ItemID]
+			j := at[r]
 			if idx[j] == 0 {
-				out = append(out, candidate{id: sc.ItemID, score: s, from: bit, fallback: src.fallback})
+				out = append(out, candidate{id: sc.ItemID, slot: j, score: s, from: bit, fallback: src.fallback})
 				idx[j] = int32(len(out))
 				continue
 			}
@@ -513,6 +576,7 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 			c.from |= bit
 			c.fallback = c.fallback && src.fallback
 		}
+		at = at[len(p.lists[i]):]
 	}
 	fill = p.fill[:0]
 	own = out[:0]
@@ -523,9 +587,16 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 			own = append(own, c)
 		}
 	}
-	byScore := func(a, b candidate) int { return cmp.Compare(b.score, a.score) }
-	slices.SortStableFunc(own, byScore)
-	slices.SortStableFunc(fill, byScore)
+	// Ties go by slot, the order in which the page's lists first name
+	// the items: deterministic without the cost of a stable sort.
+	byScore := func(a, b candidate) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.slot, b.slot)
+	}
+	slices.SortFunc(own, byScore)
+	slices.SortFunc(fill, byScore)
 	p.own, p.fill = out, fill
 	return own, fill
 }
@@ -557,7 +628,7 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 		// Pinned items rank only if they are candidates.
 		withPins := make([]candidate, 0, len(pins)+len(own))
 		for _, pin := range pins {
-			withPins = append(withPins, candidate{id: pin})
+			withPins = append(withPins, candidate{id: pin, slot: p.slotOf(pin)})
 		}
 		own = append(withPins, own...)
 	}
@@ -573,24 +644,22 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 // ranks them; when the filters leave fewer than limit, it reads deeper.
 // It appends the result to dst.
 func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, p *page, lo int, rc *ranker.Context, dst []Item) []Item {
-	if p.items == nil {
-		p.items = make(map[string]*catalog.Item, e.cfg.RankDepth)
-	}
 	items := p.items
-	clear(items)
 	rcs := p.candidates[:0]
 	var ranked []ranker.Ranked
 	for depth := min(len(cands), e.cfg.RankDepth); ; depth = min(len(cands), 2*depth) {
 		p.batch = p.batch[:0]
 		for _, c := range cands[len(rcs):depth] {
-			p.batch = append(p.batch, c.id)
+			if _, ok := items[c.id]; !ok {
+				p.batch = append(p.batch, c.id)
+			}
 		}
 		if err := e.items.Get(ctx, p.batch, items); err != nil {
 			// Go on with the cached items: a degraded module beats none.
 			e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 		}
 		for _, c := range cands[len(rcs):depth] {
-			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: items[c.id], Hits: p.hitsOf(c.id), Prior: c.score})
+			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: items[c.id], Hits: p.hitsAt(c.slot), Prior: c.score})
 		}
 		ranked = rk.Rank(rc, id, rcs, limit, &p.rank)
 		if len(ranked) >= limit || depth == len(cands) {
@@ -739,8 +808,7 @@ func recentViews(recent []session.Interaction) source {
 			l = append(l, catalog.Scored{ItemID: x.ItemID, Score: 1 / float64(len(l)+1)})
 		}
 	}
-	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0,
-		load: func(context.Context) ([]catalog.Scored, error) { return l, nil }}
+	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: l}
 }
 
 // maxCartAnchors bounds the work of a large cart: the newest items carry

@@ -20,12 +20,13 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	seed := fs.Int("seed", 1, "seed of every random choice")
 	maxQueries := fs.Int("max-queries", 0, "evaluate a seeded sample of this many queries (0: all)")
 	maxTrain := fs.Int("max-train-sessions", 0, "RetailRocket: train on the most recent N sessions only (0: all)")
+	rankDepth := fs.Int("rank-depth", 0, "candidates per module the engine strategies rank, as recs serve --rank-depth (0: the server's default)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	mdOut := fs.String("markdown", "", "also write the report as Markdown to this file")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Task: *task, Log: log}
+	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Task: *task, RankDepth: *rankDepth, Log: log}
 	for _, k := range splitList(*ks) {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 1 || n > 1000 {
