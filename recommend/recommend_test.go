@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,5 +294,61 @@ func TestSignedInUserHistoryIsLoadedFromTheStore(t *testing.T) {
 	got := mods[0].Items
 	if len(got) < 2 || got[1].ItemID != "a1" || !slices.Contains(got[1].Reasons, "session_co_purchase") {
 		t.Fatalf("for_you of u1 = %+v, want a1 (bought with b1) from the user's history", got)
+	}
+}
+
+// nearestCounter counts nearest-neighbour searches of a real store.
+type nearestCounter struct {
+	*memstore.Store
+	searches atomic.Int32
+}
+
+func (s *nearestCounter) NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error) {
+	s.searches.Add(1)
+	return s.Store.NearestItems(ctx, vec, k)
+}
+
+func TestSessionVectorSearchIsReusedForTheSameRecentItems(t *testing.T) {
+	ms := newFixture(t, nil).st
+	st := &nearestCounter{Store: ms}
+	f := newFixture(t, st)
+	ctx := t.Context()
+	err := ms.PutItemVectors(ctx, []catalog.ItemVector{
+		{ItemID: "c1", Vector: axis(0, 0)}, {ItemID: "b1", Vector: axis(0, 0.2)}, {ItemID: "a2", Vector: axis(5, 0)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := func(session, id string) {
+		f.engine.Record(&catalog.Event{Type: catalog.EventViewItem, Time: time.Now(), SessionID: session, Items: []catalog.EventItem{{ItemID: id}}})
+	}
+	home := func(session string) []Item {
+		t.Helper()
+		mods, err := f.engine.Home(ctx, Request{SessionID: session, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mods[0].Items
+	}
+	view("s1", "c1")
+	first := home("s1")
+	if n := st.searches.Load(); n != 1 {
+		t.Fatalf("%d searches for the first home page, want 1", n)
+	}
+	// Again, and another visitor with the same recent items: no search,
+	// the same modules.
+	if again := home("s1"); !slices.Equal(ids(again), ids(first)) {
+		t.Fatalf("home again = %v, want %v", ids(again), ids(first))
+	}
+	view("s2", "c1")
+	home("s2")
+	if n := st.searches.Load(); n != 1 {
+		t.Fatalf("%d searches after two more home pages with the same recent items, want 1", n)
+	}
+	// A new view changes the session: a new search.
+	view("s1", "a2")
+	home("s1")
+	if n := st.searches.Load(); n != 2 {
+		t.Fatalf("%d searches after a new view, want 2", n)
 	}
 }
