@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -318,7 +319,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	if string(ctx.Method()) != rt.method {
+	// HEAD is GET without the body (fasthttp leaves it out).
+	if m := string(ctx.Method()); m != rt.method && (m != "HEAD" || rt.method != "GET") {
 		ctx.Response.Header.Set("Allow", rt.method)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, fmt.Sprintf("%s needs %s, got %s", rt.name, rt.method, ctx.Method()))
 	} else if err := s.admit(ctx); err != nil {
@@ -328,7 +330,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	code := ctx.Response.StatusCode()
 	s.metrics.GetOrCreateHistogram(`recs_http_request_duration_seconds{path="` + rt.name + `"}`).UpdateDuration(start)
-	s.metrics.GetOrCreateCounter(fmt.Sprintf(`recs_http_requests_total{path=%q,code="%d"}`, rt.name, code)).Inc()
+	s.metrics.GetOrCreateCounter(`recs_http_requests_total{path="` + rt.name + `",code="` + strconv.Itoa(code) + `"}`).Inc()
 }
 
 // writeErr is the one place that turns a handler error into a status.

@@ -220,6 +220,13 @@ func TestEventsAreDeduplicatedAndValidated(t *testing.T) {
 		wantError(t, call(t, "POST", base+"/v1/events", `{"event_id":"e5","type":"view_item","time":"2026-11-01T10:00:00Z","items":[{"item_id":"a"}]}`), 400, "session_id or user_id is required")
 		wantError(t, call(t, "POST", base+"/v1/events", `{"event_id":"e6","type":"purchase","time":"2026-11-01T10:00:00Z","session_id":"s","items":[{"item_id":"a","quantity":1000000}]}`), 400, "events[0]: items[0].quantity")
 		wantError(t, call(t, "GET", base+"/v1/events", ""), 405, "needs POST")
+		if r := call(t, "HEAD", base+"/v1/events", ""); r.status != 405 {
+			t.Fatalf("HEAD /v1/events: %d, want 405", r.status)
+		}
+		// HEAD is allowed where GET is, without a body.
+		if r := call(t, "HEAD", base+"/widget.js", ""); r.status != 200 || r.body != "" {
+			t.Fatalf("HEAD /widget.js: %d %q, want 200 without a body", r.status, r.body)
+		}
 		var n int
 		st.(interface {
 			ScanEvents(context.Context, time.Time, time.Time, func(*catalog.Event) error) error
