@@ -57,7 +57,8 @@ type Config struct {
 	// Ranker holds the business rules and per-placement blends.
 	Ranker ranker.Config
 	// RankDepth is how many fused candidates per module the ranker
-	// scores (more only when filters leave the module short). Default 200.
+	// scores (more only when filters leave the module short). Default 100:
+	// 200 cost twice the CPU for no gain in the offline evaluation.
 	RankDepth int
 	// Unranked serves the fused candidate order with the hard filters
 	// only: no model, no margin blend, no soft rules. The baseline the
@@ -85,7 +86,7 @@ func (c Config) withDefaults() Config {
 		c.MaxVisitors = 1_000_000
 	}
 	if c.RankDepth <= 0 {
-		c.RankDepth = 200
+		c.RankDepth = 100
 	}
 	if c.Unranked {
 		c.Ranker = ranker.Config{Blends: map[string]ranker.Blend{"default": {Prob: 1}}, RecentPurchaseWindow: c.Ranker.RecentPurchaseWindow,

@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
-	rankDepth := fs.Int("rank-depth", 200, "fused candidates per module the ranker scores (more only when filters leave a module short); fewer cost less CPU per request")
+	rankDepth := fs.Int("rank-depth", 100, "fused candidates per module the ranker scores (more only when filters leave a module short); fewer cost less CPU per request")
 	rankerConfig := fs.String("ranker-config", "", "JSON file of ranking rules: per-placement blends, recent-purchase window, diversity caps, demotions, boosts, pins (see README); empty: the defaults")
 	debugListen := fs.String("debug-listen", "", "address for Go's pprof handlers (e.g. 127.0.0.1:6060); empty: off")
 	blockRate := fs.Duration("debug-block-rate", 0, "with --debug-listen: sample one blocking event per this much time spent blocked, for /debug/pprof/block (e.g. 10us); 0: off")
