@@ -3,7 +3,7 @@
 # section, on this machine, against PostgreSQL + pgvector.
 #
 # Usage:
-#   scripts/perf.sh ITEMS [RATE]     e.g. scripts/perf.sh 3000 1000
+#   scripts/perf.sh ITEMS [RATE...]  e.g. scripts/perf.sh 3000 1000 2000 3000
 #
 # It builds recs and the load generator, creates the database
 # recs_perf_<ITEMS> on the test cluster (scripts/testdb.sh; the cluster is
@@ -11,17 +11,21 @@
 # (`recs import --demo-items`) and builds it, timing both, then for each
 # scenario starts `recs serve` afresh and runs the load generator:
 #   cold          the first minute at 500 req/s, caches empty
-#   mixed         RATE req/s (default 1000) for 60 s after a 10 s warm-up
+#   mixed-RATE    RATE req/s for 60 s after a 10 s warm-up, for each RATE
+#                 (default 1000)
 #   ingest-burst  200 requests/s of 50 events for 30 s
-#   stock-storm   RATE req/s with 10 % stock batches for 30 s, freshness probe
+#   stock-storm   the first RATE with 10 % stock batches for 30 s, freshness
+#                 probe
 # and prints the server's peak and current memory (VmHWM, VmRSS) and the
 # machine's load average after each. Results go to $OUT (default
 # /tmp/recs-perf-<ITEMS>): the tables (*.txt) and the JSON (*.json). The
 # database is dropped at the end unless KEEP_DB=1.
 set -euo pipefail
 
-ITEMS=${1:?usage: scripts/perf.sh ITEMS [RATE]}
-RATE=${2:-1000}
+ITEMS=${1:?usage: scripts/perf.sh ITEMS [RATE...]}
+shift
+RATES=("${@:-1000}")
+RATE=${RATES[0]}
 OUT=${OUT:-/tmp/recs-perf-${ITEMS}}
 PORT=${PORT:-28417}
 cd "$(dirname "$0")/.."
@@ -79,7 +83,9 @@ run() {
 }
 
 run cold -scenario cold -rate 500 -duration 60s
-run mixed -rate "$RATE" -duration 60s -warmup 10s
+for r in "${RATES[@]}"; do
+	run "mixed-$r" -rate "$r" -duration 60s -warmup 10s
+done
 run ingest-burst -scenario ingest-burst -rate 200 -duration 30s
 run stock-storm -scenario stock-storm -rate "$RATE" -duration 30s -warmup 5s -max-stock-lag 1s
 say "done: $OUT/summary.txt"
