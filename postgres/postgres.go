@@ -532,8 +532,7 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 	// than strict; the outer ORDER BY puts them back in order.
 	var out []catalog.Scored
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
-		fmt.Sprint(min(max(s.efSearch, k), 1000)))
+	queueIndexSettings(b, s.efSearch, k)
 	b.Queue(`WITH nearest AS MATERIALIZED (
 			SELECT item_id, embedding <=> $1 AS distance FROM item_vectors ORDER BY distance LIMIT $2)
 		SELECT item_id, 1 - distance FROM nearest ORDER BY distance, item_id`, q, k).
@@ -547,6 +546,13 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 		return nil, fmt.Errorf("nearest items: %w", err)
 	}
 	return out, nil
+}
+
+// queueIndexSettings sets the HNSW search settings of a nearest-item query
+// of k items for the batch's implicit transaction only.
+func queueIndexSettings(b *pgx.Batch, efSearch, k int) {
+	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+		fmt.Sprint(min(max(efSearch, k), 1000)))
 }
 
 // PublishBuild writes a build in one transaction, so readers see the
