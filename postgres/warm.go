@@ -157,3 +157,39 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 	}
 	return inOrder(ids, byID), nil
 }
+
+// OpenConns opens the read pool's connections up to its maximum and
+// checks each answers. The pool otherwise opens connections as bursts
+// need them, and at a restart under load the first requests waited for
+// them: a new backend is forked, registers pgvector's types and starts
+// with empty catalogue caches. Idle connections are kept (pgxpool closes
+// those above MinIdleConns after 30 idle minutes). It returns how many
+// connections the pool holds.
+func (s *Store) OpenConns(ctx context.Context) (int, error) {
+	n := int(s.pool.Config().MaxConns)
+	conns := make(chan *pgxpool.Conn, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			c, err := s.pool.Acquire(ctx)
+			if err == nil {
+				err = c.Ping(ctx)
+			}
+			conns <- c
+			errs <- err
+		}()
+	}
+	var firstErr error
+	for range n {
+		if c := <-conns; c != nil {
+			defer c.Release() // all held at once, so each is a connection of its own
+		}
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return int(s.pool.Stat().TotalConns()), fmt.Errorf("open connections: %w", firstErr)
+	}
+	return int(s.pool.Stat().TotalConns()), nil
+}
