@@ -158,14 +158,22 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 	return inOrder(ids, byID), nil
 }
 
-// OpenConns opens the read pool's connections up to its maximum and
-// checks each answers. The pool otherwise opens connections as bursts
-// need them, and at a restart under load the first requests waited for
-// them: a new backend is forked, registers pgvector's types and starts
-// with empty catalogue caches. Idle connections are kept (pgxpool closes
-// those above MinIdleConns after 30 idle minutes). It returns how many
-// connections the pool holds.
-func (s *Store) OpenConns(ctx context.Context) (int, error) {
+// WarmConns opens the read pool's connections up to its maximum and
+// runs on each the reads the request path makes of the store itself,
+// uncached: a signed-in visitor's history and a nearest-vector search.
+// The pool otherwise opens connections as bursts need them, and at a
+// restart under load the first requests waited for them: a new backend
+// is forked, registers pgvector's types, and plans its first queries
+// with empty catalogue caches (several milliseconds each). Idle
+// connections are kept (pgxpool closes those above MinIdleConns after
+// 30 idle minutes). It returns how many connections the pool holds.
+func (s *Store) WarmConns(ctx context.Context) (int, error) {
+	probe := make([]float32, catalog.EmbeddingDims)
+	probe[0] = 1
+	q, err := unitVector(probe)
+	if err != nil {
+		return 0, err
+	}
 	n := int(s.pool.Config().MaxConns)
 	conns := make(chan *pgxpool.Conn, n)
 	errs := make(chan error, n)
@@ -173,7 +181,10 @@ func (s *Store) OpenConns(ctx context.Context) (int, error) {
 		go func() {
 			c, err := s.pool.Acquire(ctx)
 			if err == nil {
-				err = c.Ping(ctx)
+				_, err = userEventsOn(ctx, c, "recs-warm-up", maxRecentEvents)
+			}
+			if err == nil {
+				_, err = s.nearestOn(ctx, c, q, warmNearestK)
 			}
 			conns <- c
 			errs <- err
@@ -189,7 +200,14 @@ func (s *Store) OpenConns(ctx context.Context) (int, error) {
 		}
 	}
 	if firstErr != nil {
-		return int(s.pool.Stat().TotalConns()), fmt.Errorf("open connections: %w", firstErr)
+		return int(s.pool.Stat().TotalConns()), fmt.Errorf("warm connections: %w", firstErr)
 	}
 	return int(s.pool.Stat().TotalConns()), nil
 }
+
+// The sizes WarmConns asks for, as the server does (the statement's
+// plan does not depend on them).
+const (
+	maxRecentEvents = 20
+	warmNearestK    = 100
+)

@@ -41,9 +41,10 @@ type WarmStore interface {
 	NearestToItems(ctx context.Context, ids []string, k int) ([]catalog.NeighborList, error)
 }
 
-// connOpener is a store that can open its connections ahead of load.
-type connOpener interface {
-	OpenConns(ctx context.Context) (int, error)
+// connWarmer is a store that can open and prepare its connections ahead
+// of load.
+type connWarmer interface {
+	WarmConns(ctx context.Context) (int, error)
 }
 
 // WarmConfig turns the warm-up on and tunes it.
@@ -256,8 +257,8 @@ func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, err
 		w.mu.Unlock()
 		order := popularFirst(e.rank.Load().Stats(), pop)
 		if !itemsWarm {
-			if co, ok := e.store.(connOpener); ok {
-				if rep.Conns, err = co.OpenConns(ctx); err != nil {
+			if cw, ok := e.store.(connWarmer); ok {
+				if rep.Conns, err = cw.WarmConns(ctx); err != nil {
 					return err
 				}
 			}
