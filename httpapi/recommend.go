@@ -284,6 +284,12 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
 // the store, so taking them all out would turn a degraded service into
 // none. Event posts answer 503 meanwhile, and clients retry them.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
+	if v := s.engine.ModelVersion(); v != "none" && s.engine.Warming() {
+		// The first requests would wait on the store (see
+		// recommend/warm.go). Checked before the ping, which would wait
+		// for a connection the warm-up holds and report the store down.
+		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "warming caches", "model_version": v})
+	}
 	c, cancel := context.WithTimeout(s.base, time.Second)
 	defer cancel()
 	err := s.store.Ping(c)
@@ -300,8 +306,7 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	if v == "none" {
 		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "no model built yet: run `recs build`"})
 	}
-	if s.engine.Warming() {
-		// The first requests would wait on the store (see recommend/warm.go).
+	if s.engine.Warming() { // the build was picked up just now
 		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "warming caches", "model_version": v})
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready", "model_version": v})

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -17,10 +18,21 @@ import (
 	"github.com/recs-server/recs/recommend"
 )
 
-// heldStore holds the warm-up's first bulk read until released.
+// heldStore holds the warm-up's first bulk read until released, and
+// fails pings meanwhile, as a database does whose connections the
+// warm-up holds.
 type heldStore struct {
 	*memstore.Store
 	release chan struct{}
+}
+
+func (s *heldStore) Ping(ctx context.Context) error {
+	select {
+	case <-s.release:
+		return s.Store.Ping(ctx)
+	default:
+		return errors.New("no free connection")
+	}
 }
 
 func (s *heldStore) PopularLists(ctx context.Context, k int) ([]catalog.PopularityList, error) {
