@@ -70,6 +70,9 @@ const (
 	warmItemBatch    = 5000
 	warmListBatch    = 2000
 	warmNearestBatch = 200
+	// warmStartWorkers is how many content-neighbour queries the warm-up
+	// at start runs at once: the server takes no traffic until it ends.
+	warmStartWorkers = 4
 )
 
 // WarmReport says what one warm-up loaded.
@@ -274,7 +277,11 @@ func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, err
 		}
 		e.warmCategoryScopes(pop, popGen, &rep)
 		n := min(len(order), w.cfg.Items, int(e.cfg.ListCache/6), int(e.cfg.ItemCache/2))
-		return e.warmNeighbors(ctx, ws, order[:n], &rep, current)
+		workers := 1 // a new build: the server serves meanwhile, from the same database
+		if !itemsWarm && w.cfg.ReadyWait > 0 {
+			workers = warmStartWorkers // at start, before the server is ready
+		}
+		return e.warmNeighbors(ctx, ws, order[:n], workers, &rep, current)
 	}()
 	rep.Took = time.Since(start)
 	return rep, err
@@ -431,10 +438,11 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 // co-purchase lists, their vectors and their content neighbours, each as
 // the request path would cache it (an empty list or a nil vector when
 // the item has none). Content neighbours come last: they are one index
-// search per item, the most costly part.
-func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, rep *WarmReport, current func() error) error {
+// search per item, the most costly part, and run on workers connections
+// at once.
+func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, workers int, rep *WarmReport, current func() error) error {
 	for _, kind := range []catalog.NeighborKind{catalog.CoView, catalog.CoPurchase} {
-		err := warmLists(ids, warmListBatch, current, rep, e.lists, func(id string) string { return cache.NeighborsKey(kind, id) },
+		err := e.warmLists(ids, warmListBatch, 1, current, rep, func(id string) string { return cache.NeighborsKey(kind, id) },
 			func(ids []string) ([]catalog.NeighborList, error) {
 				return ws.NeighborLists(ctx, kind, ids, e.cfg.ListLen)
 			})
@@ -442,15 +450,11 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 			return err
 		}
 	}
-	for chunk := range slices.Chunk(ids, warmListBatch) {
-		if err := current(); err != nil {
-			return err
-		}
+	queries, vectors, err := inBatches(ids, warmListBatch, 1, current, func(chunk []string) (int, error) {
 		gen := e.vectors.Gen()
 		vecs, err := ws.ItemVectors(ctx, chunk)
-		rep.Queries++
 		if err != nil {
-			return err
+			return 0, err
 		}
 		byID := make(map[string][]float32, len(vecs))
 		for _, v := range vecs {
@@ -460,25 +464,26 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 		for i, id := range chunk {
 			vals[i] = byID[id] // nil: the item has none, cached as such
 		}
-		rep.Vectors += e.vectors.Fill(gen, chunk, vals)
+		return e.vectors.Fill(gen, chunk, vals), nil
+	})
+	rep.Queries += queries
+	rep.Vectors += vectors
+	if err != nil {
+		return err
 	}
-	return warmLists(ids, warmNearestBatch, current, rep, e.lists, contentKey,
+	return e.warmLists(ids, warmNearestBatch, workers, current, rep, contentKey,
 		func(ids []string) ([]catalog.NeighborList, error) { return ws.NearestToItems(ctx, ids, e.cfg.ListLen) })
 }
 
 // warmLists caches one kind of list for ids, read in batches by read;
 // an id read returns nothing for gets an empty list.
-func warmLists(ids []string, batch int, current func() error, rep *WarmReport, lists *cache.Lists,
+func (e *Engine) warmLists(ids []string, batch, workers int, current func() error, rep *WarmReport,
 	key func(string) string, read func([]string) ([]catalog.NeighborList, error)) error {
-	for chunk := range slices.Chunk(ids, batch) {
-		if err := current(); err != nil {
-			return err
-		}
-		gen := lists.Gen()
+	queries, lists, err := inBatches(ids, batch, workers, current, func(chunk []string) (int, error) {
+		gen := e.lists.Gen()
 		got, err := read(chunk)
-		rep.Queries++
 		if err != nil {
-			return err
+			return 0, err
 		}
 		byID := make(map[string][]catalog.Scored, len(got))
 		for _, l := range got {
@@ -492,7 +497,49 @@ func warmLists(ids []string, batch int, current func() error, rep *WarmReport, l
 				vals[i] = []catalog.Scored{}
 			}
 		}
-		rep.Lists += lists.Fill(gen, keys, vals)
+		return e.lists.Fill(gen, keys, vals), nil
+	})
+	rep.Queries += queries
+	rep.Lists += lists
+	return err
+}
+
+// inBatches calls load (one store query) for each batch of ids, on
+// workers goroutines, until one fails or current says the warm-up is
+// over. It returns the queries made and the sum of what load cached.
+func inBatches(ids []string, batch, workers int, current func() error, load func([]string) (int, error)) (queries, cached int, err error) {
+	chunks := make(chan []string)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for chunk := range chunks {
+				n, lerr := load(chunk)
+				mu.Lock()
+				queries++
+				cached += n
+				if lerr != nil && err == nil {
+					err = lerr
+				}
+				mu.Unlock()
+			}
+		})
 	}
-	return nil
+	for chunk := range slices.Chunk(ids, batch) {
+		mu.Lock()
+		failed := err != nil
+		mu.Unlock()
+		if cerr := current(); failed || cerr != nil {
+			mu.Lock()
+			if err == nil {
+				err = cerr
+			}
+			mu.Unlock()
+			break
+		}
+		chunks <- chunk
+	}
+	close(chunks)
+	wg.Wait()
+	return queries, cached, err
 }
