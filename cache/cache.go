@@ -140,9 +140,9 @@ const LoadTimeout = 2 * time.Second
 // ids spoils in-flight loads of about n/genStripes of all ids.
 const genStripes = 4096
 
-func (c *Items) stripe(id string) *atomic.Uint64 {
-	return &c.gens[maphash.String(c.seed, id)%genStripes]
-}
+func (c *Items) stripe(id string) *atomic.Uint64 { return &c.gens[c.stripeIndex(id)] }
+
+func (c *Items) stripeIndex(id string) uint64 { return maphash.String(c.seed, id) % genStripes }
 
 // Invalidate drops ids so the next Get reads them from the store; loads
 // in flight when it is called do not cache their (maybe older) result for

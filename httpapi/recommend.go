@@ -276,13 +276,20 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 once a build is being served, so a load balancer
-// sends traffic only to a server that can recommend. While the store is
+// readyz answers 200 once a build is being served and the warm-up at
+// start is done (or has run for its time limit), so a load balancer
+// sends traffic only to a server that can recommend quickly. While the store is
 // down a server that has served a build stays ready ("degraded"): its
 // reads are answered from caches and fallbacks, and every replica shares
 // the store, so taking them all out would turn a degraded service into
 // none. Event posts answer 503 meanwhile, and clients retry them.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
+	if v := s.engine.ModelVersion(); v != "none" && s.engine.Warming() {
+		// The first requests would wait on the store (see
+		// recommend/warm.go). Checked before the ping, which would wait
+		// for a connection the warm-up holds and report the store down.
+		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "warming caches", "model_version": v})
+	}
 	c, cancel := context.WithTimeout(s.base, time.Second)
 	defer cancel()
 	err := s.store.Ping(c)
@@ -298,6 +305,9 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	}
 	if v == "none" {
 		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "no model built yet: run `recs build`"})
+	}
+	if s.engine.Warming() { // the build was picked up just now
+		return writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "warming caches", "model_version": v})
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready", "model_version": v})
 }

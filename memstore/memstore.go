@@ -329,13 +329,19 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 	if k <= 0 {
 		return nil, nil
 	}
-	top := embeddings.NewTopK(k)
 	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nearestLocked(q, k), nil
+}
+
+// nearestLocked scans every vector for the k nearest to the unit vector
+// q; the caller holds s.mu.
+func (s *Store) nearestLocked(q []float32, k int) []catalog.Scored {
+	top := embeddings.NewTopK(k)
 	for id, v := range s.vectors {
 		top.Push(id, float64(embeddings.Dot(q, v)))
 	}
-	s.mu.RUnlock()
-	return top.Sorted(), nil
+	return top.Sorted()
 }
 
 // PublishBuild replaces the derived data with the build's, atomically

@@ -528,13 +528,26 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 	if k <= 0 {
 		return nil, nil
 	}
+	var out []catalog.Scored
+	err = s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		var err error
+		out, err = s.nearestOn(ctx, conn, q, k)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nearest items: %w", err)
+	}
+	return out, nil
+}
+
+// nearestOn runs NearestItems' search for the unit vector q on conn.
+func (s *Store) nearestOn(ctx context.Context, conn *pgxpool.Conn, q pgvector.Vector, k int) ([]catalog.Scored, error) {
 	// One round trip: a batch runs as one implicit transaction, which
 	// bounds the local settings. Relaxed order finds more true neighbours
 	// than strict; the outer ORDER BY puts them back in order.
 	var out []catalog.Scored
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
-		fmt.Sprint(min(max(s.efSearch, k), 1000)))
+	queueIndexSettings(b, s.efSearch, k)
 	b.Queue(`WITH nearest AS MATERIALIZED (
 			SELECT item_id, embedding <=> $1 AS distance FROM item_vectors ORDER BY distance LIMIT $2)
 		SELECT item_id, 1 - distance FROM nearest ORDER BY distance, item_id`, q, k).
@@ -543,11 +556,15 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 			out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Scored])
 			return err
 		})
-	err = s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.SendBatch(ctx, b).Close() })
-	if err != nil {
-		return nil, fmt.Errorf("nearest items: %w", err)
-	}
-	return out, nil
+	err := conn.SendBatch(ctx, b).Close()
+	return out, err
+}
+
+// queueIndexSettings sets the HNSW search settings of a nearest-item query
+// of k items for the batch's implicit transaction only.
+func queueIndexSettings(b *pgx.Batch, efSearch, k int) {
+	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+		fmt.Sprint(min(max(efSearch, k), 1000)))
 }
 
 // PublishBuild writes a build in one transaction, so readers see the
@@ -852,21 +869,30 @@ func (s *Store) ItemVector(ctx context.Context, itemID string) ([]float32, error
 func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
 	var out []catalog.Event
 	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
-		rows, err := conn.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
-			order_id, query, channel, device, request_id FROM events
-			WHERE user_id = $1 AND user_id <> '' AND event_id IN (
-				SELECT event_id FROM events WHERE user_id = $1 AND user_id <> '' AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
-			ORDER BY ts DESC, event_id DESC, line`, userID, limit)
-		if err != nil {
-			return fmt.Errorf("query user events: %w", err)
-		}
-		return collectEvents(rows, func(e *catalog.Event) error {
-			out = append(out, *e)
-			return nil
-		})
+		var err error
+		out, err = userEventsOn(ctx, conn, userID, limit)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// userEventsOn runs UserEvents' query on conn.
+func userEventsOn(ctx context.Context, conn *pgxpool.Conn, userID string, limit int) ([]catalog.Event, error) {
+	rows, err := conn.Query(ctx, `SELECT event_id, line, type, ts, session_id, user_id, item_id, quantity, price,
+		order_id, query, channel, device, request_id FROM events
+		WHERE user_id = $1 AND user_id <> '' AND event_id IN (
+			SELECT event_id FROM events WHERE user_id = $1 AND user_id <> '' AND line = 0 ORDER BY ts DESC, event_id DESC LIMIT $2)
+		ORDER BY ts DESC, event_id DESC, line`, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query user events: %w", err)
+	}
+	var out []catalog.Event
+	err = collectEvents(rows, func(e *catalog.Event) error {
+		out = append(out, *e)
+		return nil
+	})
+	return out, err
 }

@@ -64,6 +64,9 @@ type Config struct {
 	// only: no model, no margin blend, no soft rules. The baseline the
 	// evaluation compares the ranker with.
 	Unranked bool
+	// Warm loads the caches in bulk whenever a build starts being served
+	// (see warm.go); its zero value leaves them to fill on demand.
+	Warm WarmConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -115,6 +118,8 @@ type Engine struct {
 	// item batches, ranking scratch): a request allocates little beyond
 	// its response.
 	pages sync.Pool // *page
+	// warm fills the caches when a build starts being served.
+	warm *warmer
 }
 
 // New returns an engine over a store, with its caches and session state.
@@ -150,6 +155,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, vectors: vectors, sessions: sessions, metrics: set}
+	e.warm = newWarmer(cfg.Warm, set)
 	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
 	none := "none"
 	e.version.Store(&none)
@@ -159,6 +165,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 
 // Close stops the caches' goroutines.
 func (e *Engine) Close() {
+	e.stopWarm()
 	e.items.Close()
 	e.lists.Close()
 	e.vectors.Close()
@@ -197,6 +204,7 @@ func (e *Engine) Refresh(ctx context.Context) (bool, error) {
 	e.vectors.Clear()
 	v := bi.Version
 	e.version.Store(&v)
+	e.startWarm(ctx, v)
 	return true, nil
 }
 

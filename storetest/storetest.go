@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"ErasureRacingAppendsLeavesNothingBehind", testErasureRace},
 		{"EraseSessionRemovesOnlyItsAnonymousEvents", testEraseSession},
 		{"AuditLogIsNewestFirst", testAuditLog},
+		{"BulkReadsMatchSingleReads", testBulkReadsMatchSingleReads},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,6 +60,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	itemCache := fs.Int("item-cache", 1_000_000, "items held in the item cache")
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
+	warmItems := fs.Int("warm-items", 10_000, "when a build starts being served, load the catalogue into the item cache and the candidate lists and vectors of this many most popular items, in bulk; 0: no warm-up")
+	warmReadyWait := fs.Duration("warm-ready-wait", 30*time.Second, "how long /readyz answers 503 while the warm-up at start runs; 0: ready at once")
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
 	rankDepth := fs.Int("rank-depth", 100, "fused candidates per module the ranker scores (more only when filters leave a module short); fewer cost less CPU per request")
 	rankerConfig := fs.String("ranker-config", "", "JSON file of ranking rules: per-placement blends, recent-purchase window, diversity caps, demotions, boosts, pins (see README); empty: the defaults")
@@ -71,6 +73,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	access := fs.access()
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *warmItems < 0 || *warmReadyWait < 0 {
+		return usageError{"--warm-items and --warm-ready-wait must not be negative"}
 	}
 	ids, err := idKey.hasher(log)
 	if err != nil {
@@ -116,6 +121,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	engine, err := recommend.New(recommend.Config{
 		SourceBudget: *sourceBudget, MaxMove: *maxMove, Ranker: rules, RankDepth: *rankDepth,
 		ItemCache: int64(*itemCache), ListCache: int64(*listCache), MaxVisitors: *maxVisitors,
+		Warm: recommend.WarmConfig{Items: *warmItems, ReadyWait: *warmReadyWait, Log: log},
 	}, st, set)
 	if err != nil {
 		return err

@@ -1,0 +1,94 @@
+package cache
+
+import "github.com/recs-server/recs/catalog"
+
+// Filling in bulk: a warm-up reads many values with one store query and
+// puts them in the cache, unless an invalidation since the read began
+// made them stale.
+
+// fillWaitEvery is how many values a fill sets before waiting for the
+// cache to apply them: ristretto drops sets when its buffer (32k) is
+// full, and a warm-up sets tens of thousands at once.
+const fillWaitEvery = 4096
+
+// ItemsMark is the item cache's invalidation state at one moment (Mark).
+type ItemsMark struct{ gens [genStripes]uint64 }
+
+// Mark returns the current invalidation state: call it before reading
+// the items to Fill.
+func (c *Items) Mark() *ItemsMark {
+	m := new(ItemsMark)
+	for i := range c.gens {
+		m.gens[i] = c.gens[i].Load()
+	}
+	return m
+}
+
+// Fill caches items read from the store after m was taken, except those
+// invalidated since (a stock update or an upsert: they load on demand).
+// The cached values point into items, which the caller must not modify
+// afterwards. It returns how many it cached, once they are visible.
+func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
+	n := 0
+	for i := range items {
+		id := items[i].ID
+		j := c.stripeIndex(id)
+		fresh := func() bool { return c.gens[j].Load() == m.gens[j] }
+		if fill(c.c.Set, c.c.Wait, c.c.Del, id, &items[i], fresh) {
+			n++
+			if n%fillWaitEvery == 0 {
+				c.c.Wait()
+			}
+		}
+	}
+	c.c.Wait()
+	return n
+}
+
+// Gen is the cache's invalidation state: read it before reading the
+// values to Fill.
+func (c *Derived[V]) Gen() uint64 { return c.gen.Load() }
+
+// Fill caches values read from the store while the cache's state was gen,
+// nothing if it has been cleared (a new build) or had a value dropped
+// since, as those may be stale. It returns how many it cached, once they
+// are visible.
+func (c *Derived[V]) Fill(gen uint64, keys []string, vals []V) int {
+	fresh := func() bool { return c.gen.Load() == gen }
+	n := 0
+	for i, key := range keys {
+		if !fresh() {
+			break // and so are all the rest
+		}
+		if !fill(c.c.Set, c.c.Wait, c.c.Del, key, vals[i], fresh) {
+			continue
+		}
+		n++
+		if n%fillWaitEvery == 0 {
+			c.c.Wait()
+		}
+	}
+	c.c.Wait()
+	return n
+}
+
+// fill sets one value if it is fresh. An invalidation between the check
+// and the set would leave the stale value cached, so it checks again
+// after and drops the value then (it loads on demand). A set dropped
+// because ristretto's buffer is full is tried once more after it drains.
+func fill[V any](set func(string, V, int64) bool, wait func(), del func(string), key string, v V, fresh func() bool) bool {
+	if !fresh() {
+		return false
+	}
+	if !set(key, v, 1) {
+		wait()
+		if !set(key, v, 1) {
+			return false
+		}
+	}
+	if !fresh() {
+		del(key)
+		return false
+	}
+	return true
+}

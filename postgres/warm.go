@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// The bulk reads of the server's cache warm-up (see recommend.WarmStore):
+// one query per call, however many ids, so a freshly started server loads
+// what its first minute will read in a few round trips instead of one per
+// request.
+
+// CountItems returns how many items the catalogue holds.
+func (s *Store) CountItems(ctx context.Context) (int, error) {
+	var n int
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, `SELECT count(*) FROM items`).Scan(&n)
+	})
+	if err != nil {
+		// Not n: after a timeout the detached query may still write it.
+		return 0, fmt.Errorf("count items: %w", err)
+	}
+	return n, nil
+}
+
+// NeighborLists returns up to k neighbours of each of ids that has any in
+// one table, in the order of ids; ids without neighbours are left out.
+func (s *Store) NeighborLists(ctx context.Context, kind catalog.NeighborKind, ids []string, k int) ([]catalog.NeighborList, error) {
+	type row struct {
+		ItemID string
+		IDs    []string
+		Scores []float64
+	}
+	rows, err := queryRows[row](ctx, s, `SELECT item_id, neighbor_ids, scores FROM item_neighbors
+		WHERE kind = $1 AND item_id = ANY($2)`, string(kind), ids)
+	if err != nil {
+		return nil, fmt.Errorf("read neighbour lists: %w", err)
+	}
+	byID := make(map[string]catalog.NeighborList, len(rows))
+	for _, r := range rows {
+		if l := joinScored(r.IDs, r.Scores, k); len(l) > 0 {
+			byID[r.ItemID] = catalog.NeighborList{ItemID: r.ItemID, Neighbors: l}
+		}
+	}
+	return inOrder(ids, byID), nil
+}
+
+// queryRows runs one query and collects its rows into Ts by position.
+func queryRows[T any](ctx context.Context, s *Store, sql string, args ...any) ([]T, error) {
+	var out []T
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		rows, err := conn.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[T])
+		return err
+	})
+	if err != nil {
+		// Not out: after a timeout the detached query may still write it.
+		return nil, err
+	}
+	return out, nil
+}
+
+// inOrder returns the values of byID in the order of ids.
+func inOrder[V any](ids []string, byID map[string]V) []V {
+	out := make([]V, 0, len(byID))
+	for _, id := range ids {
+		if v, ok := byID[id]; ok {
+			out = append(out, v)
+			delete(byID, id) // an id asked twice comes back once
+		}
+	}
+	return out
+}
+
+// PopularLists returns up to k items of every popularity scope, in scope
+// order.
+func (s *Store) PopularLists(ctx context.Context, k int) ([]catalog.PopularityList, error) {
+	type row struct {
+		Scope  string
+		IDs    []string
+		Scores []float64
+	}
+	rows, err := queryRows[row](ctx, s, `SELECT scope, item_ids, scores FROM popularity ORDER BY scope`)
+	if err != nil {
+		return nil, fmt.Errorf("read popularity lists: %w", err)
+	}
+	out := make([]catalog.PopularityList, len(rows))
+	for i, r := range rows {
+		out[i] = catalog.PopularityList{Scope: r.Scope, Items: joinScored(r.IDs, r.Scores, k)}
+	}
+	return out, nil
+}
+
+// ItemVectors returns the served vectors of those of ids that have one, in
+// the order of ids.
+func (s *Store) ItemVectors(ctx context.Context, ids []string) ([]catalog.ItemVector, error) {
+	type row struct {
+		ItemID string
+		Vector pgvector.Vector
+	}
+	rows, err := queryRows[row](ctx, s, `SELECT item_id, embedding FROM item_vectors WHERE item_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read item vectors: %w", err)
+	}
+	byID := make(map[string]catalog.ItemVector, len(rows))
+	for _, r := range rows {
+		byID[r.ItemID] = catalog.ItemVector{ItemID: r.ItemID, Vector: r.Vector.Slice()}
+	}
+	return inOrder(ids, byID), nil
+}
+
+// NearestToItems returns, for each of ids that has a vector, in the order
+// of ids, what NearestItems returns for that vector: the k nearest items,
+// the item itself included. It is NearestItems' query once per item, in
+// one statement (a lateral join): the planner picks the HNSW index or an
+// exact scan for both alike, with the same index settings.
+func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]catalog.NeighborList, error) {
+	if k <= 0 || len(ids) == 0 {
+		return nil, nil
+	}
+	type row struct {
+		ItemID, Neighbor string
+		Score            float64
+	}
+	var rows []row
+	b := &pgx.Batch{}
+	queueIndexSettings(b, s.efSearch, k)
+	b.Queue(`SELECT q.item_id, n.item_id, 1 - n.distance FROM item_vectors q
+		CROSS JOIN LATERAL (
+			SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM item_vectors v ORDER BY distance LIMIT $2) n
+		WHERE q.item_id = ANY($1)
+		ORDER BY q.item_id, n.distance, n.item_id`, ids, k).
+		Query(func(r pgx.Rows) error {
+			var err error
+			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[row])
+			return err
+		})
+	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.SendBatch(ctx, b).Close() })
+	if err != nil {
+		return nil, fmt.Errorf("nearest to items: %w", err)
+	}
+	byID := make(map[string]catalog.NeighborList)
+	for _, r := range rows {
+		l := byID[r.ItemID]
+		l.ItemID = r.ItemID
+		l.Neighbors = append(l.Neighbors, catalog.Scored{ItemID: r.Neighbor, Score: r.Score})
+		byID[r.ItemID] = l
+	}
+	return inOrder(ids, byID), nil
+}
+
+// WarmConns opens the read pool's connections up to its maximum and
+// runs on each the reads the request path makes of the store itself,
+// uncached: a signed-in visitor's history and a nearest-vector search.
+// The pool otherwise opens connections as bursts need them, and at a
+// restart under load the first requests waited for them: a new backend
+// is forked, registers pgvector's types, and plans its first queries
+// with empty catalogue caches (several milliseconds each). Idle
+// connections are kept (pgxpool closes those above MinIdleConns after
+// 30 idle minutes). It returns how many connections the pool holds.
+func (s *Store) WarmConns(ctx context.Context) (int, error) {
+	probe := make([]float32, catalog.EmbeddingDims)
+	probe[0] = 1
+	q, err := unitVector(probe)
+	if err != nil {
+		return 0, err
+	}
+	n := int(s.pool.Config().MaxConns)
+	conns := make(chan *pgxpool.Conn, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			c, err := s.pool.Acquire(ctx)
+			if err == nil {
+				_, err = userEventsOn(ctx, c, "recs-warm-up", maxRecentEvents)
+			}
+			if err == nil {
+				_, err = s.nearestOn(ctx, c, q, warmNearestK)
+			}
+			conns <- c
+			errs <- err
+		}()
+	}
+	var firstErr error
+	for range n {
+		if c := <-conns; c != nil {
+			defer c.Release() // all held at once, so each is a connection of its own
+		}
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return int(s.pool.Stat().TotalConns()), fmt.Errorf("warm connections: %w", firstErr)
+	}
+	return int(s.pool.Stat().TotalConns()), nil
+}
+
+// The sizes WarmConns asks for, as the server does (the statement's
+// plan does not depend on them).
+const (
+	maxRecentEvents = 20
+	warmNearestK    = 100
+)

@@ -1,0 +1,545 @@
+package recommend
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/cache"
+	"github.com/recs-server/recs/candidates"
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/ranker"
+)
+
+// The warm-up. A freshly started server (or one that has just picked up
+// a new build, which empties the list cache) would send every first
+// request's reads to the store: at 500 req/s that queued hundreds of
+// point queries and HNSW searches on PostgreSQL and took the first
+// seconds' p99 past a second. Instead, when the engine starts serving a
+// build it loads, in a few bulk queries on one connection at a time, what
+// the first minute will read: the catalogue into the item cache, every
+// popularity list the engine reads, and the neighbour lists, content
+// neighbours and vectors of the most popular items.
+
+// WarmStore is the bulk reads of the warm-up; both stores have them. A
+// store without them is served with cold caches.
+type WarmStore interface {
+	CountItems(ctx context.Context) (int, error)
+	ScanItems(ctx context.Context, fn func(*catalog.Item) error) error
+	Items(ctx context.Context, ids []string) ([]catalog.Item, error)
+	NeighborLists(ctx context.Context, kind catalog.NeighborKind, ids []string, k int) ([]catalog.NeighborList, error)
+	PopularLists(ctx context.Context, k int) ([]catalog.PopularityList, error)
+	ItemVectors(ctx context.Context, ids []string) ([]catalog.ItemVector, error)
+	NearestToItems(ctx context.Context, ids []string, k int) ([]catalog.NeighborList, error)
+}
+
+// connWarmer is a store that can open and prepare its connections ahead
+// of load.
+type connWarmer interface {
+	WarmConns(ctx context.Context) (int, error)
+}
+
+// WarmConfig turns the warm-up on and tunes it.
+type WarmConfig struct {
+	// Items is how many of the most popular items (by the build's item
+	// statistics) get their neighbour lists, content neighbours and
+	// vectors loaded; 0 turns the warm-up off. At most half the list
+	// cache is filled this way.
+	Items int
+	// ReadyWait is how long Warming reports the first warm-up as under
+	// way, so readiness waits for it; 0: readiness does not wait. Later
+	// warm-ups (new builds) never hold readiness: every replica picks up
+	// a build at about the same time.
+	ReadyWait time.Duration
+	// Log gets one line per warm-up: what it loaded and how long it took.
+	Log *slog.Logger
+}
+
+// Bulk query sizes: large enough for few round trips, small enough that
+// one query holds a connection briefly and a superseded warm-up stops
+// soon. Content neighbours are one index search per item, so fewer.
+const (
+	warmItemBatch    = 5000
+	warmListBatch    = 2000
+	warmNearestBatch = 200
+	// warmStartWorkers is how many content-neighbour queries the warm-up
+	// at start runs at once: the server takes no traffic until it ends.
+	warmStartWorkers = 4
+)
+
+// WarmReport says what one warm-up loaded.
+type WarmReport struct {
+	Build   string
+	Conns   int // store connections open, when the store has a pool
+	Items   int // items cached
+	Lists   int // candidate lists cached (popularity, neighbours, content)
+	Vectors int // item vectors cached (an item without one counts too)
+	Queries int // bulk store queries
+	Took    time.Duration
+}
+
+// errSuperseded ends a warm-up whose build is no longer served.
+var errSuperseded = errors.New("a newer build is served")
+
+// warmer runs one warm-up at a time, in the background.
+type warmer struct {
+	cfg  WarmConfig
+	log  *slog.Logger
+	runs func(result string) *metrics.Counter
+	// loaded counts what warm-ups cached, by what.
+	items, lists, vectors, queries *metrics.Counter
+	duration, running              *metrics.Gauge
+
+	mu      sync.Mutex
+	version string             // the build warmed or being warmed
+	cancel  context.CancelFunc // of the running warm-up
+	done    chan struct{}      // closed when the running warm-up ends
+	closed  bool
+	// itemsWarm: the item cache was filled; it survives builds.
+	itemsWarm bool
+	// firstStart is when the first warm-up began; settled is set when a
+	// warm-up has ended (done or failed), after which readiness never
+	// waits again.
+	firstStart time.Time
+	settled    bool
+	// categories are the catalogue's top-level categories, seen when
+	// the items were loaded.
+	categories []string
+}
+
+func newWarmer(cfg WarmConfig, set *metrics.Set) *warmer {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &warmer{
+		cfg: cfg, log: log,
+		runs: func(result string) *metrics.Counter {
+			return set.GetOrCreateCounter(`recs_warm_runs_total{result="` + result + `"}`)
+		},
+		items:    set.GetOrCreateCounter(`recs_warm_loaded_total{what="items"}`),
+		lists:    set.GetOrCreateCounter(`recs_warm_loaded_total{what="lists"}`),
+		vectors:  set.GetOrCreateCounter(`recs_warm_loaded_total{what="vectors"}`),
+		queries:  set.GetOrCreateCounter(`recs_warm_queries_total`),
+		duration: set.GetOrCreateGauge(`recs_warm_duration_seconds`, nil),
+		running:  set.GetOrCreateGauge(`recs_warm_running`, nil),
+	}
+}
+
+// Warming reports whether readiness should wait: the first warm-up since
+// start is under way and has run for less than WarmConfig.ReadyWait.
+func (e *Engine) Warming() bool {
+	w := e.warm
+	if w.cfg.Items <= 0 || w.cfg.ReadyWait <= 0 {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.firstStart.IsZero() && !w.settled && time.Since(w.firstStart) < w.cfg.ReadyWait
+}
+
+// startWarm starts warming the caches for a build the engine now serves,
+// in the background, stopping a warm-up of an older build first. ctx
+// passes its values only: the warm-up outlives the call that found the
+// build, and stops when a newer build supersedes it or the engine closes.
+func (e *Engine) startWarm(ctx context.Context, version string) {
+	w := e.warm
+	if w.cfg.Items <= 0 {
+		return
+	}
+	if _, ok := e.store.(WarmStore); !ok {
+		w.log.Warn("the store has no bulk reads: serving with cold caches", "store", fmt.Sprintf("%T", e.store))
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.version == version {
+		return
+	}
+	if w.cancel != nil {
+		w.cancel()
+	}
+	prev := w.done
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	w.version, w.cancel, w.done = version, cancel, done
+	if w.firstStart.IsZero() {
+		w.firstStart = time.Now()
+	}
+	go func() {
+		defer close(done)
+		defer cancel()
+		if prev != nil {
+			<-prev // one at a time: the old one stops at its next query
+		}
+		w.running.Set(1)
+		defer w.running.Set(0)
+		rep, err := e.warmBuild(wctx, version)
+		w.report(rep, err)
+	}()
+}
+
+func (w *warmer) report(rep WarmReport, err error) {
+	w.items.Add(rep.Items)
+	w.lists.Add(rep.Lists)
+	w.vectors.Add(rep.Vectors)
+	w.queries.Add(rep.Queries)
+	attrs := []any{"build", rep.Build, "conns", rep.Conns, "items", rep.Items, "lists", rep.Lists, "vectors", rep.Vectors,
+		"queries", rep.Queries, "took", rep.Took.Round(time.Millisecond)}
+	switch {
+	case errors.Is(err, errSuperseded) || errors.Is(err, context.Canceled):
+		w.runs("superseded").Inc()
+		w.log.Info("cache warm-up stopped: a newer build is served, or the server stops", attrs...)
+		return
+	case err != nil:
+		w.runs("failed").Inc()
+		w.log.Warn("cache warm-up failed; the caches fill on demand", append(attrs, "err", err)...)
+	default:
+		w.runs("done").Inc()
+		w.duration.Set(rep.Took.Seconds())
+		w.log.Info("warmed caches", attrs...)
+	}
+	w.mu.Lock()
+	w.settled = true
+	w.mu.Unlock()
+}
+
+// stopWarm stops a running warm-up and waits for it: the caches it fills
+// close next.
+func (e *Engine) stopWarm() {
+	w := e.warm
+	w.mu.Lock()
+	w.closed = true
+	if w.cancel != nil {
+		w.cancel()
+	}
+	done := w.done
+	w.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// warmBuild loads the caches for one build, most used first: the
+// popularity lists (every request reads some), the items, then the
+// neighbour lists, vectors and content neighbours of the most popular
+// items. It stops with errSuperseded when the engine moves on to
+// another build.
+func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, error) {
+	start := time.Now()
+	rep := WarmReport{Build: version}
+	ws, ok := e.store.(WarmStore)
+	if !ok {
+		return rep, fmt.Errorf("%T has no bulk reads", e.store)
+	}
+	w := e.warm
+	current := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.ModelVersion() != version {
+			return errSuperseded
+		}
+		return nil
+	}
+	err := func() error {
+		pop, popGen, err := e.warmPopular(ctx, ws, &rep)
+		if err != nil {
+			return err
+		}
+		w.mu.Lock()
+		itemsWarm := w.itemsWarm
+		w.mu.Unlock()
+		order := popularFirst(e.rank.Load().Stats(), pop)
+		if !itemsWarm {
+			if cw, ok := e.store.(connWarmer); ok {
+				if rep.Conns, err = cw.WarmConns(ctx); err != nil {
+					return err
+				}
+			}
+			if order, err = e.warmItems(ctx, ws, order, &rep); err != nil {
+				return err
+			}
+			w.mu.Lock()
+			w.itemsWarm = true
+			w.mu.Unlock()
+		}
+		if err := current(); err != nil {
+			return err
+		}
+		e.warmCategoryScopes(pop, popGen, &rep)
+		n := min(len(order), w.cfg.Items, int(e.cfg.ListCache/6), int(e.cfg.ItemCache/2))
+		workers := 1 // a new build: the server serves meanwhile, from the same database
+		if !itemsWarm && w.cfg.ReadyWait > 0 {
+			workers = warmStartWorkers // at start, before the server is ready
+		}
+		return e.warmNeighbors(ctx, ws, order[:n], workers, &rep, current)
+	}()
+	rep.Took = time.Since(start)
+	return rep, err
+}
+
+// warmPopular caches every popularity list, and an empty list for each
+// scope the engine reads that the build has none of (as a read would).
+// It returns the lists and the list cache's state before they were read.
+func (e *Engine) warmPopular(ctx context.Context, ws WarmStore, rep *WarmReport) ([]catalog.PopularityList, uint64, error) {
+	gen := e.lists.Gen()
+	pop, err := ws.PopularLists(ctx, e.cfg.ListLen)
+	rep.Queries++
+	if err != nil {
+		return nil, gen, err
+	}
+	have := map[string]bool{}
+	var keys []string
+	var vals [][]catalog.Scored
+	for _, l := range pop {
+		have[l.Scope] = true
+		keys, vals = append(keys, cache.PopularKey(l.Scope)), append(vals, l.Items)
+	}
+	for _, scope := range []string{candidates.ScopeAll7d, candidates.ScopeAll24h, candidates.ScopeTrending} {
+		if !have[scope] {
+			keys, vals = append(keys, cache.PopularKey(scope)), append(vals, []catalog.Scored{})
+		}
+	}
+	rep.Lists += e.lists.Fill(gen, keys, vals)
+	return pop, gen, nil
+}
+
+// warmCategoryScopes caches an empty popularity list for each top-level
+// category of the catalogue without one (no recent activity), so its
+// items' pages do not ask the store for it. pop was read at state gen of
+// the list cache.
+func (e *Engine) warmCategoryScopes(pop []catalog.PopularityList, gen uint64, rep *WarmReport) {
+	have := map[string]bool{}
+	for _, l := range pop {
+		have[l.Scope] = true
+	}
+	e.warm.mu.Lock()
+	cats := e.warm.categories
+	e.warm.mu.Unlock()
+	var keys []string
+	for _, c := range cats {
+		if scope := candidates.CategoryScope(c); !have[scope] {
+			keys = append(keys, cache.PopularKey(scope))
+		}
+	}
+	vals := make([][]catalog.Scored, len(keys))
+	for i := range vals {
+		vals[i] = []catalog.Scored{}
+	}
+	rep.Lists += e.lists.Fill(gen, keys, vals)
+}
+
+// popularFirst orders the items with statistics by the build's weighting
+// of popularity (views 1, carts 3, purchases 5, over 30 days), then those
+// only the popularity lists name.
+func popularFirst(stats *ranker.Stats, pop []catalog.PopularityList) []string {
+	type scored struct {
+		id    string
+		score float32
+	}
+	var all []scored
+	seen := map[string]bool{}
+	for id, st := range stats.All() {
+		all = append(all, scored{id, st.Views + 3*st.Carts + 5*st.Purchases})
+		seen[id] = true
+	}
+	slices.SortFunc(all, func(a, b scored) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.id, b.id))
+	})
+	out := make([]string, len(all))
+	for i, s := range all {
+		out[i] = s.id
+	}
+	for _, l := range pop {
+		for _, s := range l.Items {
+			if !seen[s.ItemID] {
+				seen[s.ItemID] = true
+				out = append(out, s.ItemID)
+			}
+		}
+	}
+	return out
+}
+
+// warmItems fills the item cache: the whole catalogue in one streamed
+// query if it fits, else the most popular items up to the cache's size.
+// It returns order extended by the catalogue's other items (when they
+// were read), so the neighbour warm-up can cover a small catalogue whole.
+func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, rep *WarmReport) ([]string, error) {
+	count, err := ws.CountItems(ctx)
+	rep.Queries++
+	if err != nil {
+		return order, err
+	}
+	cats := map[string]bool{}
+	fill := func(m *cache.ItemsMark, items []catalog.Item) {
+		for i := range items {
+			if c := topCategory(&items[i]); c != "" {
+				cats[c] = true
+			}
+		}
+		rep.Items += e.items.Fill(m, items)
+	}
+	if int64(count) <= e.cfg.ItemCache {
+		inOrder := make(map[string]bool, len(order))
+		for _, id := range order {
+			inOrder[id] = true
+		}
+		m := e.items.Mark()
+		batch := make([]catalog.Item, 0, warmItemBatch)
+		err = ws.ScanItems(ctx, func(it *catalog.Item) error {
+			if !inOrder[it.ID] {
+				order = append(order, it.ID)
+			}
+			batch = append(batch, *it)
+			if len(batch) == warmItemBatch {
+				fill(m, batch)
+				batch = make([]catalog.Item, 0, warmItemBatch) // the cache keeps pointers into the last
+			}
+			return nil
+		})
+		rep.Queries++
+		fill(m, batch)
+	} else {
+		top := order[:min(len(order), int(e.cfg.ItemCache))]
+		for ids := range slices.Chunk(top, warmItemBatch) {
+			m := e.items.Mark()
+			var items []catalog.Item
+			items, err = ws.Items(ctx, ids)
+			rep.Queries++
+			if err != nil {
+				break
+			}
+			fill(m, items)
+		}
+	}
+	e.warm.mu.Lock()
+	e.warm.categories = slices.Sorted(func(yield func(string) bool) {
+		for c := range cats {
+			if !yield(c) {
+				return
+			}
+		}
+	})
+	e.warm.mu.Unlock()
+	return order, err
+}
+
+// warmNeighbors caches, for the given items, their co-view and
+// co-purchase lists, their vectors and their content neighbours, each as
+// the request path would cache it (an empty list or a nil vector when
+// the item has none). Content neighbours come last: they are one index
+// search per item, the most costly part, and run on workers connections
+// at once.
+func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, workers int, rep *WarmReport, current func() error) error {
+	for _, kind := range []catalog.NeighborKind{catalog.CoView, catalog.CoPurchase} {
+		err := e.warmLists(ids, warmListBatch, 1, current, rep, func(id string) string { return cache.NeighborsKey(kind, id) },
+			func(ids []string) ([]catalog.NeighborList, error) {
+				return ws.NeighborLists(ctx, kind, ids, e.cfg.ListLen)
+			})
+		if err != nil {
+			return err
+		}
+	}
+	queries, vectors, err := inBatches(ids, warmListBatch, 1, current, func(chunk []string) (int, error) {
+		gen := e.vectors.Gen()
+		vecs, err := ws.ItemVectors(ctx, chunk)
+		if err != nil {
+			return 0, err
+		}
+		byID := make(map[string][]float32, len(vecs))
+		for _, v := range vecs {
+			byID[v.ItemID] = v.Vector
+		}
+		vals := make([][]float32, len(chunk))
+		for i, id := range chunk {
+			vals[i] = byID[id] // nil: the item has none, cached as such
+		}
+		return e.vectors.Fill(gen, chunk, vals), nil
+	})
+	rep.Queries += queries
+	rep.Vectors += vectors
+	if err != nil {
+		return err
+	}
+	return e.warmLists(ids, warmNearestBatch, workers, current, rep, contentKey,
+		func(ids []string) ([]catalog.NeighborList, error) { return ws.NearestToItems(ctx, ids, e.cfg.ListLen) })
+}
+
+// warmLists caches one kind of list for ids, read in batches by read;
+// an id read returns nothing for gets an empty list.
+func (e *Engine) warmLists(ids []string, batch, workers int, current func() error, rep *WarmReport,
+	key func(string) string, read func([]string) ([]catalog.NeighborList, error)) error {
+	queries, lists, err := inBatches(ids, batch, workers, current, func(chunk []string) (int, error) {
+		gen := e.lists.Gen()
+		got, err := read(chunk)
+		if err != nil {
+			return 0, err
+		}
+		byID := make(map[string][]catalog.Scored, len(got))
+		for _, l := range got {
+			byID[l.ItemID] = l.Neighbors
+		}
+		keys := make([]string, len(chunk))
+		vals := make([][]catalog.Scored, len(chunk))
+		for i, id := range chunk {
+			keys[i] = key(id)
+			if vals[i] = byID[id]; vals[i] == nil {
+				vals[i] = []catalog.Scored{}
+			}
+		}
+		return e.lists.Fill(gen, keys, vals), nil
+	})
+	rep.Queries += queries
+	rep.Lists += lists
+	return err
+}
+
+// inBatches calls load (one store query) for each batch of ids, on
+// workers goroutines, until one fails or current says the warm-up is
+// over. It returns the queries made and the sum of what load cached.
+func inBatches(ids []string, batch, workers int, current func() error, load func([]string) (int, error)) (queries, cached int, err error) {
+	chunks := make(chan []string)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for chunk := range chunks {
+				n, lerr := load(chunk)
+				mu.Lock()
+				queries++
+				cached += n
+				if lerr != nil && err == nil {
+					err = lerr
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for chunk := range slices.Chunk(ids, batch) {
+		mu.Lock()
+		failed := err != nil
+		mu.Unlock()
+		if cerr := current(); failed || cerr != nil {
+			mu.Lock()
+			if err == nil {
+				err = cerr
+			}
+			mu.Unlock()
+			break
+		}
+		chunks <- chunk
+	}
+	close(chunks)
+	wg.Wait()
+	return queries, cached, err
+}

@@ -1,0 +1,287 @@
+package recommend
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/build"
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/demo"
+	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/postgres/pgtest"
+)
+
+// shopStore is a real store the warm-up tests fill and serve from.
+type shopStore interface {
+	Store
+	WarmStore
+	build.Source
+	UpsertItems(ctx context.Context, items []catalog.Item) error
+	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
+	PublishBuild(ctx context.Context, b *catalog.Build) error
+}
+
+// countingStore counts the reads the request path makes of a real store
+// (not a mock: every call goes through). The warm-up's bulk reads pass
+// through uncounted.
+type countingStore struct {
+	shopStore
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (s *countingStore) count(method string) {
+	s.mu.Lock()
+	s.calls[method]++
+	s.mu.Unlock()
+}
+
+// reads returns the calls counted so far and starts counting afresh.
+func (s *countingStore) reads() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls
+	s.calls = map[string]int{}
+	return c
+}
+
+func (s *countingStore) Items(ctx context.Context, ids []string) ([]catalog.Item, error) {
+	s.count("Items")
+	return s.shopStore.Items(ctx, ids)
+}
+
+func (s *countingStore) Neighbors(ctx context.Context, kind catalog.NeighborKind, id string, k int) ([]catalog.Scored, error) {
+	s.count("Neighbors")
+	return s.shopStore.Neighbors(ctx, kind, id, k)
+}
+
+func (s *countingStore) Popular(ctx context.Context, scope string, k int) ([]catalog.Scored, error) {
+	s.count("Popular")
+	return s.shopStore.Popular(ctx, scope, k)
+}
+
+func (s *countingStore) ItemVector(ctx context.Context, id string) ([]float32, error) {
+	s.count("ItemVector")
+	return s.shopStore.ItemVector(ctx, id)
+}
+
+func (s *countingStore) NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error) {
+	s.count("NearestItems")
+	return s.shopStore.NearestItems(ctx, vec, k)
+}
+
+func (s *countingStore) UserEvents(ctx context.Context, userID string, limit int) ([]catalog.Event, error) {
+	s.count("UserEvents")
+	return s.shopStore.UserEvents(ctx, userID, limit)
+}
+
+// publishShop loads a small generated shop into st and publishes its
+// build: real neighbour tables, vectors, popularity and item statistics.
+func publishShop(t *testing.T, st shopStore, seed uint64) {
+	t.Helper()
+	shop := demo.Generate(demo.Options{Items: 240, Visitors: 500, Days: 45})
+	if err := st.UpsertItems(t.Context(), shop.Items); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendEvents(t.Context(), shop.Events); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := build.Run(t.Context(), st, build.Options{Seed: seed, SkipItem2Vec: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PublishBuild(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitWarm waits until n warm-ups have ended.
+func waitWarm(t *testing.T, set *metrics.Set, n int) {
+	t.Helper()
+	done := set.GetOrCreateCounter(`recs_warm_runs_total{result="done"}`)
+	failed := set.GetOrCreateCounter(`recs_warm_runs_total{result="failed"}`)
+	for deadline := time.Now().Add(time.Minute); done.Get() < uint64(n); time.Sleep(5 * time.Millisecond) {
+		if failed.Get() > 0 {
+			t.Fatal("the warm-up failed")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d warm-ups done after a minute, want %d", done.Get(), n)
+		}
+	}
+}
+
+func newWarmEngine(t *testing.T, st Store, warm WarmConfig) (*Engine, *metrics.Set) {
+	t.Helper()
+	set := metrics.NewSet()
+	e, err := New(Config{SourceBudget: 10 * time.Second, ItemCache: 10_000, ListCache: 10_000, Warm: warm}, st, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	if _, err := e.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return e, set
+}
+
+func moduleIDs(mods []Module) [][]string {
+	out := make([][]string, len(mods))
+	for i, m := range mods {
+		out[i] = ids(m.Items)
+	}
+	return out
+}
+
+// testWarmServesPagesWithoutStoreReads: after the warm-up, a product page
+// for a popular item and a new visitor's home page read nothing from the
+// store, and show what an engine without warm-up shows.
+func testWarmServesPagesWithoutStoreReads(t *testing.T, st shopStore) {
+	publishShop(t, st, 1)
+	cs := &countingStore{shopStore: st, calls: map[string]int{}}
+	warm, set := newWarmEngine(t, cs, WarmConfig{Items: 10_000, ReadyWait: time.Minute})
+	waitWarm(t, set, 1)
+	if warm.Warming() {
+		t.Fatal("Warming after the warm-up ended")
+	}
+	if got := set.GetOrCreateCounter(`recs_warm_loaded_total{what="items"}`).Get(); got != 240 {
+		t.Fatalf("warm-up cached %d items, want the whole catalogue of 240", got)
+	}
+	cs.reads() // Refresh's reads
+
+	top := popularFirst(warm.Ranker().Stats(), nil)
+	if len(top) < 10 {
+		t.Fatalf("%d items with statistics, want a shop with history", len(top))
+	}
+	cold, _ := newWarmEngine(t, st, WarmConfig{})
+	for _, id := range top[:3] {
+		r := Request{ItemID: id, SessionID: "s-" + id, Limit: 8}
+		got, err := warm.PDP(t.Context(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reads := cs.reads(); len(reads) != 0 {
+			t.Fatalf("PDP of popular item %s after the warm-up read the store: %v", id, reads)
+		}
+		want, err := cold.PDP(t.Context(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := moduleIDs(got), moduleIDs(want); !slices.EqualFunc(g, w, slices.Equal) || len(g[0]) == 0 {
+			t.Fatalf("PDP of %s: warmed %v, loaded on demand %v", id, g, w)
+		}
+	}
+	r := Request{SessionID: "s-new", Limit: 8}
+	got, err := warm.Home(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads := cs.reads(); len(reads) != 0 {
+		t.Fatalf("home page of a new visitor after the warm-up read the store: %v", reads)
+	}
+	want, err := cold.Home(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := moduleIDs(got), moduleIDs(want); !slices.EqualFunc(g, w, slices.Equal) || len(g[1]) == 0 {
+		t.Fatalf("home: warmed %v, loaded on demand %v", g, w)
+	}
+}
+
+func TestWarmServesPagesWithoutStoreReadsMemstore(t *testing.T) {
+	testWarmServesPagesWithoutStoreReads(t, memstore.New())
+}
+
+func TestWarmServesPagesWithoutStoreReadsPostgres(t *testing.T) {
+	st := pgtest.Open(t)
+	testWarmServesPagesWithoutStoreReads(t, st)
+	// The warm-up opened the whole read pool, so the first burst of
+	// requests does not wait for connects.
+	if total, most := st.Stat().TotalConns(), st.Stat().MaxConns(); total != most {
+		t.Fatalf("%d of %d pool connections open after the warm-up", total, most)
+	}
+}
+
+func TestNewBuildIsWarmedAgainButItemsAreNotReloaded(t *testing.T) {
+	st := memstore.New()
+	publishShop(t, st, 1)
+	cs := &countingStore{shopStore: st, calls: map[string]int{}}
+	e, set := newWarmEngine(t, cs, WarmConfig{Items: 50})
+	waitWarm(t, set, 1)
+	items := set.GetOrCreateCounter(`recs_warm_loaded_total{what="items"}`)
+	lists := set.GetOrCreateCounter(`recs_warm_loaded_total{what="lists"}`)
+	firstItems, firstLists := items.Get(), lists.Get()
+
+	b, _, err := build.Run(t.Context(), st, build.Options{Seed: 2, SkipItem2Vec: true, Version: "second"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PublishBuild(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := e.Refresh(t.Context()); err != nil || !changed {
+		t.Fatalf("Refresh = %v, %v; want the new build", changed, err)
+	}
+	waitWarm(t, set, 2)
+	if items.Get() != firstItems {
+		t.Fatalf("a new build reloaded items: %d, then %d", firstItems, items.Get())
+	}
+	if lists.Get() != 2*firstLists {
+		t.Fatalf("lists warmed: %d for the first build, %d in all after the second; want as many again", firstLists, lists.Get())
+	}
+	cs.reads()
+	id := popularFirst(e.Ranker().Stats(), nil)[0]
+	if _, err := e.PDP(t.Context(), Request{ItemID: id, Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if reads := cs.reads(); len(reads) != 0 {
+		t.Fatalf("PDP of %s after the new build's warm-up read the store: %v", id, reads)
+	}
+}
+
+// stalledStore holds the warm-up's first bulk read until released.
+type stalledStore struct {
+	shopStore
+	release chan struct{}
+}
+
+func (s *stalledStore) PopularLists(ctx context.Context, k int) ([]catalog.PopularityList, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.shopStore.PopularLists(ctx, k)
+}
+
+func TestReadinessWaitsForTheFirstWarmUpWithinItsLimit(t *testing.T) {
+	st := memstore.New()
+	publishShop(t, st, 1)
+
+	stalled := &stalledStore{shopStore: st, release: make(chan struct{})}
+	e, set := newWarmEngine(t, stalled, WarmConfig{Items: 10, ReadyWait: time.Minute})
+	if !e.Warming() {
+		t.Fatal("not Warming while the first warm-up runs")
+	}
+	close(stalled.release)
+	waitWarm(t, set, 1)
+	if e.Warming() {
+		t.Fatal("Warming after the warm-up ended")
+	}
+
+	stuck := &stalledStore{shopStore: st, release: make(chan struct{})}
+	const limit = time.Second // long enough for the first check on a busy machine
+	e, _ = newWarmEngine(t, stuck, WarmConfig{Items: 10, ReadyWait: limit})
+	if !e.Warming() {
+		t.Fatal("not Warming while the first warm-up runs")
+	}
+	time.Sleep(limit)
+	if e.Warming() {
+		t.Fatal("Warming past its limit: readiness must not wait for a stuck warm-up")
+	}
+	// Close stops the stuck warm-up (the test's cleanup would hang otherwise).
+}
