@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"time"
@@ -89,6 +90,21 @@ func (s *Stats) Features(id string) ItemFeatures {
 		return e.f
 	}
 	return noStats
+}
+
+// All yields every item with statistics, in no particular order (the
+// server's cache warm-up ranks items by them).
+func (s *Stats) All() iter.Seq2[string, ItemStats] {
+	return func(yield func(string, ItemStats) bool) {
+		if s == nil {
+			return
+		}
+		for id, e := range s.byID {
+			if !yield(id, e.st) {
+				return
+			}
+		}
+	}
 }
 
 // NewStats wraps statistics by item id (tests, tools).
