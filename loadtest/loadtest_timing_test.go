@@ -185,6 +185,32 @@ func BenchmarkPlan(b *testing.B) {
 	}
 }
 
+// BenchmarkNextRequest is the generator's own work per request of the
+// mixed scenario, without the network: plan it, fill the fasthttp
+// request, record its answer.
+func BenchmarkNextRequest(b *testing.B) {
+	r, p, err := newRunner(context.Background(), Config{
+		Target: "http://127.0.0.1:1", Rate: 2000, Duration: time.Hour, Catalog: DemoItemIDs(3000), Seed: 1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.windowEnd = r.cfg.Duration
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	var uri, body []byte
+	now := time.Now()
+	var seq uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		j := job{at: time.Duration(seq) * 500 * time.Microsecond, seq: seq}
+		p.plan(&j)
+		uri, body = r.prepare(req, &j, now, uri, body)
+		r.record(&j, 100*time.Microsecond, j.at+time.Millisecond+time.Duration(seq%1000)*time.Microsecond, 200, nil)
+		seq++
+	}
+}
+
 func BenchmarkHistogramRecord(b *testing.B) {
 	h := NewHistogram()
 	b.ReportAllocs()

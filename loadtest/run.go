@@ -45,6 +45,7 @@ type counters struct {
 type runner struct {
 	cfg    Config
 	base   string
+	mix    map[string]float64 // normalised weights by endpoint name
 	eps    []*endpoint
 	rend   *renderer
 	client *fasthttp.HostClient
@@ -78,9 +79,46 @@ type runner struct {
 // first, it returns the partial result with Interrupted set, and ctx's
 // error.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	cfg, tg, err := cfg.withDefaults(ctx)
+	r, p, err := newRunner(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	defer r.client.CloseIdleConnections()
+	cfg = r.cfg // with the defaults filled in
+
+	cpu0 := processCPU()
+	var probe *stockProbe
+	probeDone := make(chan struct{})
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	if cfg.Scenario == ScenarioStockStorm && cfg.StockProbeEvery > 0 && r.mix["stock"] > 0 {
+		probe = newStockProbe(r)
+		go func() { defer close(probeDone); probe.run(probeCtx) }()
+	}
+	res := r.run(ctx, p)
+	if probe != nil {
+		stopProbe() // a probe still waiting when the traffic ends is not counted
+		<-probeDone
+		res.StockProbe = probe.result()
+	}
+	res.GeneratorCPUSeconds = (processCPU() - cpu0).Seconds()
+	if n := r.sent.Load(); n > 0 {
+		res.GeneratorCPUMsPer1k = res.GeneratorCPUSeconds * 1e3 / float64(n) * 1e3
+	}
+	res.Mix = r.mix
+	if err := ctx.Err(); err != nil {
+		res.Interrupted = true
+		return res, fmt.Errorf("load test interrupted: %w", err)
+	}
+	return res, nil
+}
+
+// newRunner validates cfg and returns the runner and the planner of the
+// run; nothing is sent yet.
+func newRunner(ctx context.Context, cfg Config) (*runner, *planner, error) {
+	cfg, tg, err := cfg.withDefaults(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	byName := map[string]Endpoint{}
 	for _, e := range DefaultEndpoints() {
@@ -91,9 +129,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	mix, err := cfg.mix(byName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	r := &runner{cfg: cfg, base: tg.base, rend: newRenderer(&cfg), started: make(chan struct{})}
+	r := &runner{cfg: cfg, base: tg.base, mix: mix, rend: newRenderer(&cfg), started: make(chan struct{})}
 	if cfg.Interval > 0 {
 		n := int((cfg.Duration + cfg.Interval - 1) / cfg.Interval)
 		r.windowErrs = make([]atomic.Uint64, n)
@@ -103,13 +141,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	names := slices.Sorted(maps.Keys(mix))
 	if len(names) > math.MaxUint8 {
-		return nil, fmt.Errorf("the mix has %d endpoints, the limit is %d", len(names), math.MaxUint8)
+		return nil, nil, fmt.Errorf("the mix has %d endpoints, the limit is %d", len(names), math.MaxUint8)
 	}
 	weights := make([]float64, len(names))
 	for i, name := range names {
 		e, err := compileEndpoint(byName[name])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r.eps = append(r.eps, e)
 		r.counts = append(r.counts, &counters{lat: NewHistogram(), lag: NewHistogram()})
@@ -126,33 +164,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 	}
-	defer r.client.CloseIdleConnections()
-
-	cpu0 := processCPU()
-	var probe *stockProbe
-	probeDone := make(chan struct{})
-	probeCtx, stopProbe := context.WithCancel(ctx)
-	defer stopProbe()
-	if cfg.Scenario == ScenarioStockStorm && cfg.StockProbeEvery > 0 && mix["stock"] > 0 {
-		probe = newStockProbe(r)
-		go func() { defer close(probeDone); probe.run(probeCtx) }()
-	}
-	res := r.run(ctx, newPlanner(&cfg, r.eps, weights))
-	if probe != nil {
-		stopProbe() // a probe still waiting when the traffic ends is not counted
-		<-probeDone
-		res.StockProbe = probe.result()
-	}
-	res.GeneratorCPUSeconds = (processCPU() - cpu0).Seconds()
-	if n := r.sent.Load(); n > 0 {
-		res.GeneratorCPUMsPer1k = res.GeneratorCPUSeconds * 1e3 / float64(n) * 1e3
-	}
-	res.Mix = mix
-	if err := ctx.Err(); err != nil {
-		res.Interrupted = true
-		return res, fmt.Errorf("load test interrupted: %w", err)
-	}
-	return res, nil
+	return r, newPlanner(&r.cfg, r.eps, weights), nil
 }
 
 func (r *runner) run(ctx context.Context, p *planner) *Result {
@@ -300,6 +312,15 @@ func (r *runner) do(j *job, req *fasthttp.Request, resp *fasthttp.Response, uri,
 		r.drop(j, lag)
 		return uri, body
 	}
+	uri, body = r.prepare(req, j, now, uri, body)
+	r.sent.Add(1)
+	err := r.client.DoDeadline(req, resp, now.Add(r.cfg.Timeout))
+	r.record(j, lag, time.Since(r.start), resp.StatusCode(), err)
+	return uri, body
+}
+
+// prepare fills req for j, sent at now; it returns the buffers for reuse.
+func (r *runner) prepare(req *fasthttp.Request, j *job, now time.Time, uri, body []byte) ([]byte, []byte) {
 	e := r.eps[j.ep]
 	req.Reset()
 	req.Header.SetMethod(e.Method)
@@ -311,11 +332,14 @@ func (r *runner) do(j *job, req *fasthttp.Request, resp *fasthttp.Response, uri,
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(body)
 	}
-	r.sent.Add(1)
-	err := r.client.DoDeadline(req, resp, now.Add(r.cfg.Timeout))
-	done := time.Since(r.start)
+	return uri, body
+}
+
+// record counts the outcome of j, sent lag after it was due and answered
+// done after the start with status code or err.
+func (r *runner) record(j *job, lag, done time.Duration, code int, err error) {
 	if j.at < r.cfg.Warmup {
-		return uri, body
+		return
 	}
 	c := r.counts[j.ep]
 	if done <= r.windowEnd {
@@ -326,7 +350,6 @@ func (r *runner) do(j *job, req *fasthttp.Request, resp *fasthttp.Response, uri,
 	if j.late {
 		c.late.Add(1)
 	}
-	code := resp.StatusCode()
 	r.recordWindow(j, done-j.at, err != nil || code < 200 || code > 299)
 	if err != nil {
 		switch errorKind(err) {
@@ -337,10 +360,9 @@ func (r *runner) do(j *job, req *fasthttp.Request, resp *fasthttp.Response, uri,
 		default:
 			c.other.Add(1)
 		}
-		return uri, body
+		return
 	}
 	c.status[min(max(code, 0), len(c.status)-1)].Add(1)
-	return uri, body
 }
 
 func errorKind(err error) string {
