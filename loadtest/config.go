@@ -23,11 +23,15 @@ const (
 	MaxTotalDuration = time.Hour        // warm-up plus measured phase
 	MaxRequestsLimit = 50_000_000       // requests per run
 	MaxInFlightLimit = 16_384           // concurrent requests (= connections)
-	maxBacklog       = 1 << 18          // scheduled requests waiting for a worker
+	maxBacklog       = 1 << 18          // scheduled requests waiting for a connection
 	maxRunIDLen      = 32               // keeps event ids under catalog.MaxIDLen
 	maxTimeout       = HistogramMax / 2 // so a timed-out request still fits the histogram
 	maxIntervals     = 720              // windows of the time series (30 KiB each)
 	maxEventsBatch   = 1000             // the server's default limit per request
+	// maxIdleConn closes connections idle this long: below servers' idle
+	// timeouts, so that no request goes out on a connection the server is
+	// closing.
+	maxIdleConn = 10 * time.Second
 )
 
 // Scenario names. A scenario chooses the default traffic mix; the server
@@ -78,12 +82,12 @@ type Config struct {
 	MaxRequests int64
 	// MaxInFlight bounds concurrent requests and connections; default 512.
 	MaxInFlight int
-	// Backlog bounds scheduled requests waiting for a free worker; a
+	// Backlog bounds scheduled requests waiting for a free connection; a
 	// request that finds it full is dropped. Default Rate*Timeout, at least
 	// MaxInFlight.
 	Backlog int
 	// Timeout per request from the moment it is sent; default 2 s. A
-	// request that waited longer than Timeout for a worker is dropped.
+	// request that waited longer than Timeout for one is dropped.
 	Timeout time.Duration
 	// Mix maps endpoint names to relative weights (any scale: 50 or 0.5).
 	// Nil means the scenario's mix. Names must be in Endpoints.
@@ -130,6 +134,10 @@ type Config struct {
 	// until the recommendations leave it out (Result.StockProbe); default
 	// 2 s, negative: no probe.
 	StockProbeEvery time.Duration
+
+	// workers makes the run use the portable workers even where the event
+	// loop works, so that tests cover both.
+	workers bool
 }
 
 // DemoItemIDs returns the ids of the demo shop, "D-000001" up to n,
@@ -167,6 +175,7 @@ func DefaultMix(scenario string) (map[string]float64, error) {
 // target is a validated loopback target.
 type target struct {
 	base string // scheme://host[:port] as given, for the URIs
+	host string // host[:port] as given, for the Host header
 	dial string // resolved ip:port the client connects to
 }
 
@@ -387,6 +396,7 @@ func checkTarget(ctx context.Context, raw string) (target, error) {
 		ip = ip.Unmap()
 	}
 	tg.base = u.Scheme + "://" + u.Host
+	tg.host = u.Host
 	tg.dial = net.JoinHostPort(ip.String(), port)
 	return tg, nil
 }

@@ -185,6 +185,51 @@ func BenchmarkPlan(b *testing.B) {
 	}
 }
 
+// BenchmarkNextRequest is the generator's own work per request of the
+// mixed scenario, without the network: plan it, write it (as the event
+// loop does, or into a fasthttp request as the workers do), record its
+// answer.
+func BenchmarkNextRequest(b *testing.B) {
+	setup := func(b *testing.B) (*runner, *planner) {
+		r, p, err := newRunner(context.Background(), Config{
+			Target: "http://127.0.0.1:1", Rate: 2000, Duration: time.Hour, Catalog: DemoItemIDs(3000), Seed: 1,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.windowEnd = r.cfg.Duration
+		return r, p
+	}
+	// next plans request seq and records an answer to it.
+	next := func(r *runner, p *planner, seq uint64, write func(j *job)) {
+		j := job{at: time.Duration(seq) * 500 * time.Microsecond, seq: seq}
+		p.plan(&j)
+		write(&j)
+		r.record(&j, 100*time.Microsecond, j.at+time.Millisecond+time.Duration(seq%1000)*time.Microsecond, 200, "")
+	}
+	now := time.Now()
+	b.Run("eventloop", func(b *testing.B) {
+		r, p := setup(b)
+		var req, body []byte
+		write := func(j *job) { req, body = r.rend.appendRequest(req[:0], body, r.eps[j.ep], j, r.host, now) }
+		b.ReportAllocs()
+		for seq := uint64(0); b.Loop(); seq++ {
+			next(r, p, seq, write)
+		}
+	})
+	b.Run("workers", func(b *testing.B) {
+		r, p := setup(b)
+		req := fasthttp.AcquireRequest()
+		defer fasthttp.ReleaseRequest(req)
+		var uri, body []byte
+		write := func(j *job) { uri, body = r.prepare(req, j, now, uri, body) }
+		b.ReportAllocs()
+		for seq := uint64(0); b.Loop(); seq++ {
+			next(r, p, seq, write)
+		}
+	})
+}
+
 func BenchmarkHistogramRecord(b *testing.B) {
 	h := NewHistogram()
 	b.ReportAllocs()
@@ -215,10 +260,12 @@ func TestRenderingARequestDoesNotAllocate(t *testing.T) {
 		p.plan(&j)
 		uri := make([]byte, 0, 1<<10)
 		body := make([]byte, 0, 64<<10)
+		req := make([]byte, 0, 64<<10)
 		if n := testing.AllocsPerRun(100, func() {
 			p.plan(&j)
 			uri = r.render(uri[:0], &ep.path, &j, now)
 			body = r.render(body[:0], &ep.body, &j, now)
+			req, body = r.appendRequest(req[:0], body, ep, &j, "127.0.0.1:1", now)
 		}); n != 0 {
 			t.Errorf("%s: %g allocations per request", e.Name, n)
 		}

@@ -65,7 +65,7 @@ func newStockProbe(r *runner) *stockProbe {
 	return &stockProbe{
 		r: r, out: NewHistogram(), back: NewHistogram(),
 		client: &fasthttp.HostClient{
-			Addr: r.client.Addr, Name: "recs-loadtest-probe", MaxConns: 2,
+			Addr: r.dial, Name: "recs-loadtest-probe", MaxConns: 2,
 			ReadTimeout: r.cfg.Timeout, WriteTimeout: r.cfg.Timeout, MaxIdemponentCallAttempts: 1,
 		},
 	}

@@ -60,7 +60,7 @@ type Stats struct {
 	// than 2xx, ErrKindTimeout, ErrKindConnection, ErrKindDropped, ErrKindOther.
 	Errors    map[string]uint64 `json:"errors,omitempty"`
 	ErrorRate float64           `json:"error_rate"`
-	// Late counts requests that found every worker busy when they were due
+	// Late counts requests that found every connection busy when they were due
 	// and waited in the backlog; their wait is part of their latency.
 	Late uint64 `json:"late"`
 	// Throughput is the achieved rate: answers (errors included) that
@@ -70,7 +70,7 @@ type Stats struct {
 	// Latency is from the scheduled send time to the end of the answer.
 	Latency Latency `json:"latency_ms"`
 	// SendLag is from the scheduled to the actual send time: the share of
-	// Latency spent in the generator (timer jitter, waiting for a worker).
+	// Latency spent in the generator (timer jitter, waiting for a connection).
 	SendLag Latency `json:"send_lag_ms"`
 }
 

@@ -4,5 +4,11 @@ package loadtest
 
 import "time"
 
-// shortSleep sleeps for d, which is under a few milliseconds.
-func shortSleep(d time.Duration) { time.Sleep(d) }
+// sleeper waits for short durations, under a few milliseconds.
+type sleeper struct{}
+
+func newSleeper() *sleeper { return &sleeper{} }
+
+func (*sleeper) sleep(d time.Duration) { time.Sleep(d) }
+
+func (*sleeper) close() {}

@@ -157,7 +157,7 @@ type job struct {
 	seq     uint64
 	session uint64
 	ep      uint8
-	late    bool  // no worker was free when it was due
+	late    bool  // no connection was free when it was due
 	n       uint8 // items used
 	items   [maxEventItems]int32
 	window  int32 // first catalogue index of a {{page}} or {{stock}}
@@ -498,4 +498,28 @@ func appendQueryEscaped(dst []byte, s string) []byte {
 		}
 	}
 	return dst
+}
+
+// appendRequest appends the HTTP/1.1 request of j to e, sent at now, to
+// dst, as fasthttp writes it; body is a buffer for the body, returned
+// for reuse.
+func (r *renderer) appendRequest(dst, body []byte, e *endpoint, j *job, host string, now time.Time) ([]byte, []byte) {
+	dst = append(dst, e.Method...)
+	dst = append(dst, ' ')
+	dst = r.render(dst, &e.path, j, now)
+	dst = append(dst, " HTTP/1.1\r\nUser-Agent: recs-loadtest\r\nHost: "...)
+	dst = append(dst, host...)
+	dst = append(dst, "\r\n"...)
+	body = body[:0]
+	switch {
+	case len(e.body.segs) > 0:
+		body = r.render(body, &e.body, j, now)
+		dst = append(dst, "Content-Type: application/json\r\n"...)
+	case e.Method == "GET": // no body, no length
+		return append(dst, "\r\n"...), body
+	}
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n\r\n"...)
+	return append(dst, body...), body
 }

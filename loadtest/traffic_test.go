@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/recs-server/recs/catalog"
 )
@@ -421,6 +424,48 @@ func TestNonLoopbackTargetsAreRefused(t *testing.T) {
 		}
 		if !strings.HasPrefix(tg.dial, "127.") && !strings.HasPrefix(tg.dial, "[::1]") {
 			t.Errorf("%s: dials %s, want a loopback address", target, tg.dial)
+		}
+	}
+}
+
+// The event loop writes the same bytes that fasthttp writes for the
+// workers, so the server sees the same requests from both.
+func TestRequestsAreWrittenAsFasthttpWritesThem(t *testing.T) {
+	t.Parallel()
+	endpoints := append(DefaultEndpoints(),
+		Endpoint{Name: "post-empty", Method: "DELETE", Path: "/v1/x?s={{session}}"},
+		Endpoint{Name: "get-body", Method: "GET", Path: "/v1/y", Body: `{"seq":{{seq}}}`})
+	mix := map[string]float64{}
+	for _, e := range endpoints {
+		mix[e.Name] = 1
+	}
+	r, p, err := newRunner(context.Background(), Config{
+		Target: "http://localhost:8080", Rate: 100, Duration: time.Second, Catalog: DemoItemIDs(300), Seed: 1,
+		Endpoints: endpoints, Mix: mix, Scenario: ScenarioStockStorm,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	now := time.Now()
+	seen := map[string]bool{}
+	for seq := uint64(0); len(seen) < len(endpoints); seq++ {
+		j := job{seq: seq}
+		p.plan(&j)
+		e := r.eps[j.ep]
+		seen[e.Name] = true
+		r.prepare(req, &j, now, nil, nil)
+		req.Header.SetUserAgent("recs-loadtest") // as the workers' HostClient does, from its Name
+		var want bytes.Buffer
+		w := bufio.NewWriter(&want)
+		if err := req.Write(w); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		got, _ := r.rend.appendRequest(nil, nil, e, &j, r.host, now)
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%s:\n%q\nfasthttp writes\n%q", e.Name, got, want.Bytes())
 		}
 	}
 }

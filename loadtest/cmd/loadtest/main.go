@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,6 +61,7 @@ func run(ctx context.Context, args []string) error {
 		maxErrRate   float64
 		maxStockLag  time.Duration
 		quiet        bool
+		cpuProfile   string
 	)
 	fs.StringVar(&cfg.Target, "target", "http://127.0.0.1:8080", "base URL of the server (loopback only)")
 	fs.StringVar(&cfg.Scenario, "scenario", loadtest.ScenarioMixed, "traffic mix: "+strings.Join(loadtest.Scenarios, ", "))
@@ -88,6 +90,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Float64Var(&maxErrRate, "max-error-rate", -1, "fail when the share of errors is above this, e.g. 0.001 (negative: no limit)")
 	fs.DurationVar(&maxStockLag, "max-stock-lag", 0, "stock-storm: fail when recommendations reflect a stock update later than this, or a probe fails (0: no limit)")
 	fs.BoolVar(&quiet, "quiet", false, "print no table")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the generator to this file (go tool pprof)")
 	if err := envDefaults(fs); err != nil {
 		return usageError{error: err}
 	}
@@ -126,6 +129,17 @@ func run(ctx context.Context, args []string) error {
 		cfg.Catalog = loadtest.DemoItemIDs(items)
 	}
 
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := loadtest.Run(ctx, cfg)
 	if res == nil {
 		return err
