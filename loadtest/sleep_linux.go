@@ -14,17 +14,16 @@ import (
 // and the runtime's monitor thread, woken by every syscall, then polls
 // every 20 µs and hands the thread's P to another thread: that cost the
 // generator more CPU than sending the requests. A timerfd is precise and
-// waits in the network poller like a socket; it is set and read with raw
-// syscalls, which never block here and do not wake the monitor.
+// waits in the network poller like a socket; it is set with a raw
+// syscall, which does not wake the monitor.
 type sleeper struct {
 	f    *os.File // nil: timerfd unavailable, nanosleep
 	conn syscall.RawConn
 	d    time.Duration // of the sleep in progress
 	set  bool          // the timer is set for it
 	// wait is called by conn.Read until it returns true: it sets the
-	// timer, then reads its expiry once the poller says it is readable.
+	// timer, and returns once the poller says that it expired.
 	wait func(fd uintptr) bool
-	buf  [8]byte
 }
 
 // clockMonotonic is CLOCK_MONOTONIC, which time.Since measures with.
@@ -44,16 +43,18 @@ func newSleeper() *sleeper {
 	}
 	s.f, s.conn = f, conn
 	s.wait = func(fd uintptr) bool {
-		if !s.set {
-			// Set only now, after Read prepared the wait: an expiry
-			// before would be forgotten.
-			spec := [2]syscall.Timespec{1: syscall.NsecToTimespec(int64(s.d))} // one expiry after d, no interval
-			_, _, errno := syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
-			s.set = errno == 0
-			return errno != 0 // failed: do not wait
+		if s.set {
+			// The poller saw the expiry. Its count is left unread: a
+			// syscall saved per sleep, and setting the timer again
+			// clears it.
+			return true
 		}
-		_, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)))
-		return errno != syscall.EAGAIN
+		// Set only now, after Read prepared the wait: an expiry before
+		// would be forgotten.
+		spec := [2]syscall.Timespec{1: syscall.NsecToTimespec(int64(s.d))} // one expiry after d, no interval
+		_, _, errno := syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+		s.set = errno == 0
+		return errno != 0 // failed: do not wait
 	}
 	return s
 }
