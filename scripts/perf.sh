@@ -71,8 +71,10 @@ run() {
 	shift
 	"$OUT/recs" serve --db "$DB" --listen "127.0.0.1:${PORT}" >"$OUT/serve-${name}.log" 2>&1 &
 	SERVER=$!
+	# Traffic starts when /readyz says so, as a load balancer's would:
+	# the server warms its caches before (recs serve --warm-items).
 	for _ in $(seq 300); do
-		curl -sf -o /dev/null "http://127.0.0.1:${PORT}/healthz" && break
+		curl -sf -o /dev/null "http://127.0.0.1:${PORT}/readyz" && break
 		sleep 0.1
 	done
 	say "$name: loadtest $*"
