@@ -278,11 +278,11 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
 
 // readyz answers 200 once a build is being served and the warm-up at
 // start is done (or has run for its time limit), so a load balancer
-// sends traffic only to a server that can recommend quickly. While the store is
-// down a server that has served a build stays ready ("degraded"): its
-// reads are answered from caches and fallbacks, and every replica shares
-// the store, so taking them all out would turn a degraded service into
-// none. Event posts answer 503 meanwhile, and clients retry them.
+// sends traffic only to a server that can recommend quickly. While the
+// store is down a server that has served a build stays ready
+// ("degraded"): its reads are answered from caches and fallbacks, and
+// every replica shares the store, so taking them all out would turn a
+// degraded service into none. Event posts answer 503 meanwhile, and clients retry them.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	if v := s.engine.ModelVersion(); v != "none" && s.engine.Warming() {
 		// The first requests would wait on the store (see

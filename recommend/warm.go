@@ -188,6 +188,13 @@ func (e *Engine) startWarm(ctx context.Context, version string) {
 }
 
 func (w *warmer) report(rep WarmReport, err error) {
+	superseded := errors.Is(err, errSuperseded) || errors.Is(err, context.Canceled)
+	if !superseded {
+		// First: whoever sees the run counted must see readiness free.
+		w.mu.Lock()
+		w.settled = true
+		w.mu.Unlock()
+	}
 	w.items.Add(rep.Items)
 	w.lists.Add(rep.Lists)
 	w.vectors.Add(rep.Vectors)
@@ -195,10 +202,9 @@ func (w *warmer) report(rep WarmReport, err error) {
 	attrs := []any{"build", rep.Build, "conns", rep.Conns, "items", rep.Items, "lists", rep.Lists, "vectors", rep.Vectors,
 		"queries", rep.Queries, "took", rep.Took.Round(time.Millisecond)}
 	switch {
-	case errors.Is(err, errSuperseded) || errors.Is(err, context.Canceled):
+	case superseded:
 		w.runs("superseded").Inc()
 		w.log.Info("cache warm-up stopped: a newer build is served, or the server stops", attrs...)
-		return
 	case err != nil:
 		w.runs("failed").Inc()
 		w.log.Warn("cache warm-up failed; the caches fill on demand", append(attrs, "err", err)...)
@@ -207,9 +213,6 @@ func (w *warmer) report(rep WarmReport, err error) {
 		w.duration.Set(rep.Took.Seconds())
 		w.log.Info("warmed caches", attrs...)
 	}
-	w.mu.Lock()
-	w.settled = true
-	w.mu.Unlock()
 }
 
 // stopWarm stops a running warm-up and waits for it: the caches it fills
