@@ -373,8 +373,15 @@ func popularFirst(stats *ranker.Stats, pop []catalog.PopularityList) []string {
 	return out
 }
 
+// warmItemsMax bounds the items a warm-up loads: a 1M-item catalogue
+// held whole took about 1.3 GB of heap at start (against the 2 GiB
+// memory target), while the popular head is what the first minute reads;
+// the rest loads on demand.
+const warmItemsMax = 200_000
+
 // warmItems fills the item cache: the whole catalogue in one streamed
-// query if it fits, else the most popular items up to the cache's size.
+// query if it fits (in the cache and under warmItemsMax), else the most
+// popular items up to that size.
 // It returns order extended by the catalogue's other items (when they
 // were read), so the neighbour warm-up can cover a small catalogue whole.
 func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, rep *WarmReport) ([]string, error) {
@@ -392,7 +399,8 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 		}
 		rep.Items += e.items.Fill(m, items)
 	}
-	if int64(count) <= e.cfg.ItemCache {
+	limit := min(e.cfg.ItemCache, warmItemsMax)
+	if int64(count) <= limit {
 		inOrder := make(map[string]bool, len(order))
 		for _, id := range order {
 			inOrder[id] = true
@@ -413,7 +421,7 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 		rep.Queries++
 		fill(m, batch)
 	} else {
-		top := order[:min(len(order), int(e.cfg.ItemCache))]
+		top := order[:min(len(order), int(limit))]
 		for ids := range slices.Chunk(top, warmItemBatch) {
 			m := e.items.Mark()
 			var items []catalog.Item
