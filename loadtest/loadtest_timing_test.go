@@ -200,21 +200,24 @@ func BenchmarkNextRequest(b *testing.B) {
 		r.windowEnd = r.cfg.Duration
 		return r, p
 	}
-	// next plans request seq and records an answer to it.
-	next := func(r *runner, p *planner, seq uint64, write func(j *job)) {
+	// plan returns request seq; answer records an answer to it.
+	plan := func(p *planner, seq uint64) job {
 		j := job{at: time.Duration(seq) * 500 * time.Microsecond, seq: seq}
 		p.plan(&j)
-		write(&j)
-		r.record(&j, 100*time.Microsecond, j.at+time.Millisecond+time.Duration(seq%1000)*time.Microsecond, 200, "")
+		return j
+	}
+	answer := func(r *runner, j *job) {
+		r.record(j, 100*time.Microsecond, j.at+time.Millisecond+time.Duration(j.seq%1000)*time.Microsecond, 200, "")
 	}
 	now := time.Now()
 	b.Run("eventloop", func(b *testing.B) {
 		r, p := setup(b)
 		var req, body []byte
-		write := func(j *job) { req, body = r.rend.appendRequest(req[:0], body, r.eps[j.ep], j, r.host, now) }
 		b.ReportAllocs()
 		for seq := uint64(0); b.Loop(); seq++ {
-			next(r, p, seq, write)
+			j := plan(p, seq)
+			req, body = r.rend.appendRequest(req[:0], body, r.eps[j.ep], &j, r.host, now)
+			answer(r, &j)
 		}
 	})
 	b.Run("workers", func(b *testing.B) {
@@ -222,10 +225,11 @@ func BenchmarkNextRequest(b *testing.B) {
 		req := fasthttp.AcquireRequest()
 		defer fasthttp.ReleaseRequest(req)
 		var uri, body []byte
-		write := func(j *job) { uri, body = r.prepare(req, j, now, uri, body) }
 		b.ReportAllocs()
 		for seq := uint64(0); b.Loop(); seq++ {
-			next(r, p, seq, write)
+			j := plan(p, seq)
+			uri, body = r.prepare(req, &j, now, uri, body)
+			answer(r, &j)
 		}
 	})
 }

@@ -501,8 +501,8 @@ func (l *eventLoop) read(c *loopConn, hangup bool) {
 }
 
 // received returns when the data of the last recvmsg arrived, by its
-// receive timestamp: on the run's clock, and between when the request was
-// sent and now.
+// receive timestamp, on the run's clock and not after now; now if the
+// kernel gave no timestamp.
 func (l *eventLoop) received() time.Duration {
 	cl := int(l.msg.Controllen)
 	hl := syscall.CmsgLen(0)
@@ -511,7 +511,9 @@ func (l *eventLoop) received() time.Duration {
 		if int(h.Len) < hl || off+int(h.Len) > cl {
 			break
 		}
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS /* = SCM_TIMESTAMPNS */ && int(h.Len) >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
+		// SCM_TIMESTAMPNS is SO_TIMESTAMPNS.
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS &&
+			int(h.Len) >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
 			ts := (*syscall.Timespec)(unsafe.Pointer(&l.cbuf[off+hl]))
 			at := time.Duration(ts.Nano() - l.wallOff)
 			if at > l.now { // it arrived after the loop read the clock
