@@ -31,8 +31,10 @@ type Items struct {
 	// before an invalidation of an id must not cache what it read for that
 	// id: it may be the old value. Striped, so a stream of stock updates
 	// spoils only the loads of the ids it touches, not every load.
-	gens           [genStripes]atomic.Uint64
-	seed           maphash.Seed
+	gens [genStripes]atomic.Uint64
+	seed maphash.Seed
+	// levels lets a load that raced a stock update cache the new level.
+	levels         stockLevels
 	hits, misses   *metrics.Counter
 	loads, loadErr *metrics.Counter
 }
@@ -49,7 +51,7 @@ func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error)
 		return nil, fmt.Errorf("item cache: %w", err)
 	}
 	return &Items{
-		c: c, load: load, seed: maphash.MakeSeed(),
+		c: c, load: load, seed: maphash.MakeSeed(), levels: newStockLevels(),
 		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="hit"}`),
 		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`),
 		loads:   set.GetOrCreateCounter(`recs_cache_loads_total{cache="items"}`),
@@ -92,7 +94,9 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 	for i, id := range missing {
 		gens[i] = c.stripe(id).Load()
 	}
+	start := c.levels.begin()
 	go func() {
+		defer c.levels.end(start)
 		c.loads.Inc()
 		lctx, cancel := context.WithTimeout(context.Background(), LoadTimeout)
 		items, err := c.load(lctx, missing)
@@ -102,6 +106,7 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 			done <- loaded{err: err}
 			return
 		}
+		at := c.levels.patch(start, items)
 		byID := make(map[string]*catalog.Item, len(items))
 		for i := range items {
 			byID[items[i].ID] = &items[i]
@@ -111,6 +116,7 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 				c.c.Set(id, byID[id], 1) // nil: unknown, cached too
 			}
 		}
+		c.levels.changedSince(at, missing, c.c.Del)
 		done <- loaded{items: items}
 	}()
 	select {
@@ -158,12 +164,12 @@ func (c *Items) Invalidate(ids ...string) {
 // snapshots, instead of dropping them: a stream of stock updates would
 // otherwise turn the hottest items into misses, and every miss into a
 // store read, just when the store is busiest. Items not cached are left to
-// the next load, which reads the new level. Loads in flight do not cache
-// their (older) read of these ids. Callers apply updates of one id in the
-// order the store did.
+// the next load, which reads the new level; loads in flight cache what
+// they read with the new level (stockLevels). Callers apply updates of one
+// id in the order the store did, after the store has them.
 func (c *Items) SetStock(updates []catalog.StockUpdate) {
+	c.levels.record(updates)
 	for _, u := range updates {
-		c.stripe(u.ItemID).Add(1)
 		it, ok := c.c.Get(u.ItemID)
 		if !ok || it == nil {
 			// Not cached, or cached as unknown: a stock update does not

@@ -133,13 +133,17 @@ func TestSetStockUpdatesCachedItemsWithoutALoad(t *testing.T) {
 	if dst["a"].Stock != 0 || dst["a"].Title != "A" || l.calls != 1 {
 		t.Fatalf("after SetStock: %+v, %d loads; want stock 0 from the cache, 1 load", dst["a"], l.calls)
 	}
-	// b is read while its stock changes: the load must not cache 5.
-	l.during = func() {
-		l.items["b"] = catalog.Item{ID: "b", Stock: 1}
-		c.SetStock([]catalog.StockUpdate{{ItemID: "b", Stock: 1}})
-	}
-	if err := c.Get(t.Context(), []string{"b"}, map[string]*catalog.Item{}); err != nil {
+	// b's stock changes while a load reads it, after the load read the
+	// old level (the loader's map still says 5): the load must answer and
+	// cache the new level, not 5, and not drop b (under a stock feed every
+	// item changes while some load reads it).
+	l.during = func() { c.SetStock([]catalog.StockUpdate{{ItemID: "b", Stock: 1}}) }
+	dst = map[string]*catalog.Item{}
+	if err := c.Get(t.Context(), []string{"b"}, dst); err != nil {
 		t.Fatal(err)
+	}
+	if dst["b"].Stock != 1 {
+		t.Fatalf("load that raced the update answered stock %d, want 1", dst["b"].Stock)
 	}
 	c.Wait()
 	l.during = nil
@@ -147,8 +151,43 @@ func TestSetStockUpdatesCachedItemsWithoutALoad(t *testing.T) {
 	if err := c.Get(t.Context(), []string{"b"}, dst); err != nil {
 		t.Fatal(err)
 	}
-	if dst["b"].Stock != 1 {
-		t.Fatalf("stale stock %d cached by a load that raced the update", dst["b"].Stock)
+	if dst["b"].Stock != 1 || l.calls != 2 {
+		t.Fatalf("b after the raced load: stock %d, %d loads; want 1 from the cache, 2 loads", dst["b"].Stock, l.calls)
+	}
+}
+
+// TestStockLevelsKeepOnlyWhatLoadsInFlightNeed: under a stock feed with
+// loads always in flight, the levels kept stay bounded by what changed
+// since the oldest load began.
+func TestStockLevelsKeepOnlyWhatLoadsInFlightNeed(t *testing.T) {
+	l := newStockLevels()
+	old := l.begin()
+	for i := range 3000 {
+		l.record([]catalog.StockUpdate{{ItemID: fmt.Sprint("i", i), Stock: i}})
+	}
+	items := []catalog.Item{{ID: "i7", Stock: 100}, {ID: "x"}}
+	l.patch(old, items)
+	if items[0].Stock != 7 || items[1].Stock != 0 {
+		t.Fatalf("patched %+v, want i7 at its recorded level 7, x untouched", items)
+	}
+	// A later load begins; the old one ends: levels before the later
+	// one's start are dropped at the next sweep.
+	young := l.begin()
+	l.end(old)
+	for i := range 2000 {
+		l.record([]catalog.StockUpdate{{ItemID: fmt.Sprint("j", i), Stock: i}})
+	}
+	for i := range 3000 {
+		if _, ok := l.recent[fmt.Sprint("i", i)]; ok {
+			t.Fatalf("level of i%d, set before every load in flight began, still kept (%d levels)", i, len(l.recent))
+		}
+	}
+	if len(l.recent) > 2000 {
+		t.Fatalf("%d levels kept with one load in flight that saw 2000 ids change, want at most 2000", len(l.recent))
+	}
+	l.end(young)
+	if len(l.recent) != 0 || len(l.active) != 0 {
+		t.Fatalf("%d levels, %d loads kept with no load in flight", len(l.recent), len(l.active))
 	}
 }
 

@@ -12,36 +12,50 @@ import "github.com/recs-server/recs/catalog"
 const fillWaitEvery = 4096
 
 // ItemsMark is the item cache's invalidation state at one moment (Mark).
-type ItemsMark struct{ gens [genStripes]uint64 }
+type ItemsMark struct {
+	gens  [genStripes]uint64
+	stock uint64 // stockLevels.begin
+}
 
 // Mark returns the current invalidation state: call it before reading
-// the items to Fill.
+// the items to Fill, and Release when done filling.
 func (c *Items) Mark() *ItemsMark {
-	m := new(ItemsMark)
+	m := &ItemsMark{stock: c.levels.begin()}
 	for i := range c.gens {
 		m.gens[i] = c.gens[i].Load()
 	}
 	return m
 }
 
-// Fill caches items read from the store after m was taken, except those
-// invalidated since (a stock update or an upsert: they load on demand).
-// The cached values point into items, which the caller must not modify
-// afterwards. It returns how many it cached, once they are visible.
+// Release ends a Mark: stock levels set after it are no longer kept for
+// its Fill.
+func (c *Items) Release(m *ItemsMark) { c.levels.end(m.stock) }
+
+// Fill caches items read from the store after m was taken, with the stock
+// levels set since, except those invalidated since (an upsert: they load
+// on demand). It sets the stock levels in items, and the cached values
+// point into items, which the caller must not modify afterwards. It
+// returns how many it cached, once they are visible.
 func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
-	n := 0
+	at := c.levels.patch(m.stock, items)
+	cached := make([]string, 0, len(items))
 	for i := range items {
 		id := items[i].ID
 		j := c.stripeIndex(id)
 		fresh := func() bool { return c.gens[j].Load() == m.gens[j] }
 		if fill(c.c.Set, c.c.Wait, c.c.Del, id, &items[i], fresh) {
-			n++
-			if n%fillWaitEvery == 0 {
+			cached = append(cached, id)
+			if len(cached)%fillWaitEvery == 0 {
 				c.c.Wait()
 			}
 		}
 	}
 	c.c.Wait()
+	n := len(cached)
+	c.levels.changedSince(at, cached, func(id string) {
+		c.c.Del(id)
+		n--
+	})
 	return n
 }
 

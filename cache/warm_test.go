@@ -10,23 +10,32 @@ import (
 )
 
 func TestItemsFillServesWithoutLoadsButSkipsItemsInvalidatedAfterTheMark(t *testing.T) {
-	stored := map[string]catalog.Item{"a": {ID: "a", Stock: 1}, "b": {ID: "b", Stock: 1}, "c": {ID: "c", Stock: 1}}
+	stored := map[string]catalog.Item{"a": {ID: "a", Stock: 1}, "b": {ID: "b", Stock: 1}, "c": {ID: "c", Title: "C", Stock: 1}}
 	l := &countingLoader{items: stored}
 	c, _ := newItems(t, l)
 	m := c.Mark()
 	read := []catalog.Item{stored["a"], stored["b"], stored["c"]}
-	// While the warm-up read was under way, b's stock changed.
+	// While the warm-up read was under way, b's stock changed and c was
+	// upserted.
 	stored["b"] = catalog.Item{ID: "b", Stock: 0}
 	c.SetStock([]catalog.StockUpdate{{ItemID: "b", Stock: 0}})
-	if n := c.Fill(m, read); n != 2 {
-		t.Fatalf("Fill cached %d items, want 2 (b was updated after the mark)", n)
+	stored["c"] = catalog.Item{ID: "c", Title: "C2", Stock: 1}
+	c.Invalidate("c")
+	n := c.Fill(m, read)
+	c.Release(m)
+	// No read of the cache has begun since: no level need be kept.
+	if len(c.levels.recent) != 0 || len(c.levels.active) != 0 {
+		t.Fatalf("stock levels kept after every load ended: %d levels, %d loads", len(c.levels.recent), len(c.levels.active))
+	}
+	if n != 2 {
+		t.Fatalf("Fill cached %d items, want 2 (a, and b with its new level; not c, upserted after the mark)", n)
 	}
 	dst := map[string]*catalog.Item{}
-	if err := c.Get(t.Context(), []string{"a", "c"}, dst); err != nil || l.calls != 0 || len(dst) != 2 {
-		t.Fatalf("a and c after Fill: %d items, %d store calls, %v; want 2 from the cache", len(dst), l.calls, err)
+	if err := c.Get(t.Context(), []string{"a", "b"}, dst); err != nil || l.calls != 0 || len(dst) != 2 || dst["b"].Stock != 0 {
+		t.Fatalf("a and b after Fill: %v, %d store calls, %v; want both from the cache, b with stock 0", dst, l.calls, err)
 	}
-	if err := c.Get(t.Context(), []string{"b"}, dst); err != nil || l.calls != 1 || dst["b"].Stock != 0 {
-		t.Fatalf("b after Fill: %+v, %d store calls, %v; want the stored stock 0, loaded", dst["b"], l.calls, err)
+	if err := c.Get(t.Context(), []string{"c"}, dst); err != nil || l.calls != 1 || dst["c"].Title != "C2" {
+		t.Fatalf("c after Fill: %+v, %d store calls, %v; want the stored C2, loaded", dst["c"], l.calls, err)
 	}
 }
 

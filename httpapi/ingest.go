@@ -131,8 +131,9 @@ func checkStockUpdate(u *catalog.StockUpdate) error {
 	return nil
 }
 
-// postStock applies a batch of stock levels; unknown item ids are counted,
-// not errors, since stock feeds often run ahead of the catalogue.
+// postStock applies a batch of stock levels; updates of unknown item ids
+// are counted, not errors, since stock feeds often run ahead of the
+// catalogue. Concurrent posts share group writes (ingest.StockWriter).
 func (s *Server) postStock(ctx *fasthttp.RequestCtx) error {
 	ups, err := decodeBatch(ctx.PostBody(), "updates", s.cfg.MaxBatch*10, checkStockUpdate)
 	if err != nil {
@@ -140,27 +141,11 @@ func (s *Server) postStock(ctx *fasthttp.RequestCtx) error {
 	}
 	c, cancel := context.WithTimeout(s.base, s.cfg.WriteDeadline)
 	defer cancel()
-	// One stock write at a time, so the cache applies the levels in the
-	// order the store did (two batches with the same item could otherwise
-	// leave the older level cached).
-	s.stockMu.Lock()
-	n, err := s.store.UpdateStock(c, ups)
-	if err == nil {
-		s.engine.StockChanged(ups)
-	}
-	s.stockMu.Unlock()
+	unknown, err := s.stock.Submit(c, actor(ctx), ups)
 	if err != nil {
-		// The store may or may not have applied it: drop the items so the
-		// next read loads what is stored.
-		ids := make([]string, len(ups))
-		for i := range ups {
-			ids[i] = ups[i].ItemID
-		}
-		s.engine.ItemsChanged(ids...)
 		return fmt.Errorf("update stock: %w", err)
 	}
-	s.audit(c, ctx, catalog.AuditEntry{Action: catalog.AuditStock, Counts: map[string]int64{"updates": int64(len(ups)), "items": int64(n)}})
-	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: n, Unknown: len(ups) - n})
+	return writeJSON(ctx, fasthttp.StatusOK, writeResult{Accepted: len(ups) - unknown, Unknown: unknown})
 }
 
 // postEvents stores a batch of events and answers only once they are

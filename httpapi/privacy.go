@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/ingest"
 )
 
 // erasureResult is the body of DELETE /v1/users/{id}.
@@ -69,8 +70,20 @@ func b2i(b bool) int64 {
 // version served. A failed write is logged and counted but does not fail
 // the action, which has already happened.
 func (s *Server) audit(c context.Context, ctx *fasthttp.RequestCtx, e catalog.AuditEntry) {
-	e.At = time.Now()
 	e.Actor = actor(ctx)
+	s.appendAudit(c, e)
+}
+
+// auditStock logs one group write of stock levels, for one actor: stock
+// posts come by the hundred a second, so the log has an entry per write,
+// not per post.
+func (s *Server) auditStock(c context.Context, w ingest.StockWrite) {
+	s.appendAudit(c, catalog.AuditEntry{Action: catalog.AuditStock, Actor: w.Actor, Counts: map[string]int64{
+		"requests": int64(w.Requests), "updates": int64(w.Updates), "unknown": int64(w.Unknown)}})
+}
+
+func (s *Server) appendAudit(c context.Context, e catalog.AuditEntry) {
+	e.At = time.Now()
 	e.ModelVersion = s.engine.ModelVersion()
 	if err := s.store.AppendAudit(c, e); err != nil {
 		s.log.Error("audit entry not written", "action", e.Action, "err", err)

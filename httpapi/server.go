@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -31,7 +30,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Items(ctx context.Context, ids []string) ([]catalog.Item, error)
 	UpsertItems(ctx context.Context, items []catalog.Item) error
-	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error)
+	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) ([]string, error)
 	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
 	EraseUser(ctx context.Context, userID string, at time.Time) (catalog.Erasure, error)
 	EraseSession(ctx context.Context, sessionID string, at time.Time) (catalog.Erasure, error)
@@ -109,6 +108,7 @@ type Server struct {
 	store   Store
 	engine  *recommend.Engine
 	events  *ingest.Batcher
+	stock   *ingest.StockWriter
 	log     *slog.Logger
 	metrics *metrics.Set
 	srv     *fasthttp.Server
@@ -116,8 +116,6 @@ type Server struct {
 	perIP   *ratelimit.Limiter[netip.Addr]
 	perKey  *ratelimit.Limiter[string]
 	assets  *widget.Assets // widget.js and the demo shop page
-	// stockMu orders stock writes with their cache updates.
-	stockMu sync.Mutex
 	// base is cancelled on shutdown; every request context derives from it.
 	base   context.Context
 	cancel context.CancelFunc
@@ -130,6 +128,7 @@ func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *
 	s.perIP = ratelimit.New[netip.Addr](s.cfg.RatePerIP, s.cfg.BurstPerIP, maxRateClients)
 	s.perKey = ratelimit.New[string](s.cfg.RatePerKey, s.cfg.BurstPerKey, apikeyBuckets)
 	s.events = ingest.New(st, groupCommitMax, set)
+	s.stock = ingest.NewStockWriter(st, engine, stockWriteMax, s.auditStock, set)
 	s.assets = widget.New()
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.srv = &fasthttp.Server{
@@ -216,14 +215,19 @@ func withoutContents(msg string) string {
 	return msg
 }
 
-// groupCommitMax bounds the events written in one group commit.
-const groupCommitMax = 5000
+// groupCommitMax bounds the events written in one group commit;
+// stockWriteMax the stock updates in one group write (10 posts of 1,000).
+const (
+	groupCommitMax = 5000
+	stockWriteMax  = 10_000
+)
 
 // Shutdown stops accepting connections, waits for in-flight requests until
 // ctx ends, then writes the events still queued.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	s.events.Close()
+	s.stock.Close()
 	s.cancel()
 	return err
 }

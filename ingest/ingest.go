@@ -39,11 +39,8 @@ const Writers = 4
 type Batcher struct {
 	store    Appender
 	maxBatch int
-	in       chan *request
-	// mu guards closed against Submit racing Close.
-	mu      sync.RWMutex
-	closed  bool
-	writers sync.WaitGroup
+	queue    *intake[*request, catalog.Event]
+	writers  sync.WaitGroup
 
 	batches, events, failures *metrics.Counter
 	batchSize                 *metrics.Histogram
@@ -56,7 +53,7 @@ type Batcher struct {
 func New(store Appender, maxBatch int, set *metrics.Set) *Batcher {
 	b := &Batcher{
 		store: store, maxBatch: maxBatch,
-		in:        make(chan *request, 1024),
+		queue:     newIntake(func(r *request) []catalog.Event { return r.events }),
 		batches:   set.GetOrCreateCounter(`recs_ingest_batches_total`),
 		events:    set.GetOrCreateCounter(`recs_ingest_events_total`),
 		failures:  set.GetOrCreateCounter(`recs_ingest_failures_total`),
@@ -74,18 +71,9 @@ func New(store Appender, maxBatch int, set *metrics.Set) *Batcher {
 // of the request's events may be assumed stored, and the client retries.
 func (b *Batcher) Submit(ctx context.Context, events []catalog.Event) error {
 	r := &request{events: events, done: make(chan error, 1)}
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
-		return ErrClosed
+	if err := b.queue.put(ctx, r); err != nil {
+		return err
 	}
-	select {
-	case b.in <- r:
-	case <-ctx.Done():
-		b.mu.RUnlock()
-		return ctx.Err()
-	}
-	b.mu.RUnlock()
 	select {
 	case err := <-r.done:
 		return err
@@ -100,22 +88,10 @@ func (b *Batcher) Submit(ctx context.Context, events []catalog.Event) error {
 func (b *Batcher) loop() {
 	var batch []catalog.Event
 	var waiting []*request
-	for r := range b.in {
-		batch = append(batch[:0], r.events...)
-		waiting = append(waiting[:0], r)
-		// Take whatever else is already queued: that is the group.
-	drain:
-		for len(batch) < b.maxBatch {
-			select {
-			case r, ok := <-b.in:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r.events...)
-				waiting = append(waiting, r)
-			default:
-				break drain
-			}
+	for {
+		var ok bool
+		if waiting, batch, ok = b.queue.next(waiting, batch, b.maxBatch); !ok {
+			return
 		}
 		// A write is not tied to one request's deadline: it serves them all.
 		start := time.Now()
@@ -140,12 +116,7 @@ func (b *Batcher) loop() {
 // Close stops accepting events and returns once every submitted event has
 // been written (or has failed).
 func (b *Batcher) Close() {
-	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.in)
-	}
-	b.mu.Unlock()
+	b.queue.close()
 	b.writers.Wait()
 }
 

@@ -152,26 +152,27 @@ func (s *Store) ScanItems(ctx context.Context, fn func(*catalog.Item) error) err
 	return nil
 }
 
-// UpdateStock sets stock levels; unknown ids are ignored. It returns how
-// many items were updated.
-func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error) {
+// UpdateStock sets stock levels and returns the ids not in the catalogue
+// (each once), which are ignored.
+func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) ([]string, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	var unknown []string
 	for _, u := range updates {
 		if it, ok := s.items[u.ItemID]; ok {
 			c := cloneItem(it)
 			c.Stock = u.Stock
 			c.UpdatedAt = now
 			s.items[u.ItemID] = &c
-			n++
+		} else if !slices.Contains(unknown, u.ItemID) {
+			unknown = append(unknown, u.ItemID)
 		}
 	}
-	return n, nil
+	return unknown, nil
 }
 
 func compareEvents(a, b *catalog.Event) int {

@@ -266,11 +266,11 @@ func (s *Store) ScanItems(ctx context.Context, fn func(*catalog.Item) error) err
 	return rows.Err()
 }
 
-// UpdateStock sets stock levels in one statement; unknown ids are ignored.
-// It returns how many items were updated.
-func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error) {
+// UpdateStock sets stock levels in one statement and returns the ids of
+// the batch that are not in the catalogue (each once), which are ignored.
+func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) ([]string, error) {
 	if len(updates) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	// The last update of an id in a batch wins, as if applied in order.
 	idx := make(map[string]int, len(updates))
@@ -285,12 +285,19 @@ func (s *Store) UpdateStock(ctx context.Context, updates []catalog.StockUpdate) 
 		ids = append(ids, u.ItemID)
 		stocks = append(stocks, int32(u.Stock))
 	}
-	tag, err := s.writes.Exec(ctx, `UPDATE items SET stock = u.stock, updated_at = now()
-		FROM unnest($1::text[], $2::int[]) AS u(id, stock) WHERE items.id = u.id`, ids, stocks)
+	// Only the unknown ids come back: usually none.
+	rows, err := s.writes.Query(ctx, `WITH updated AS (
+		UPDATE items SET stock = u.stock, updated_at = now()
+		FROM unnest($1::text[], $2::int[]) AS u(id, stock) WHERE items.id = u.id RETURNING items.id)
+		SELECT u.id FROM unnest($1::text[]) AS u(id) WHERE u.id NOT IN (SELECT id FROM updated)`, ids, stocks)
 	if err != nil {
-		return 0, fmt.Errorf("update stock: %w", err)
+		return nil, fmt.Errorf("update stock: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	unknown, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("update stock: %w", err)
+	}
+	return unknown, nil
 }
 
 // insertEvents stores event lines passed as one array per column, in one

@@ -420,6 +420,7 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 		})
 		rep.Queries++
 		fill(m, batch)
+		e.items.Release(m)
 	} else {
 		top := order[:min(len(order), int(limit))]
 		for ids := range slices.Chunk(top, warmItemBatch) {
@@ -428,9 +429,11 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 			items, err = ws.Items(ctx, ids)
 			rep.Queries++
 			if err != nil {
+				e.items.Release(m)
 				break
 			}
 			fill(m, items)
+			e.items.Release(m)
 		}
 	}
 	e.warm.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ type Store interface {
 	UpsertItems(ctx context.Context, items []catalog.Item) error
 	Items(ctx context.Context, ids []string) ([]catalog.Item, error)
 	ScanItems(ctx context.Context, fn func(*catalog.Item) error) error
-	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) (int, error)
+	UpdateStock(ctx context.Context, updates []catalog.StockUpdate) ([]string, error)
 	AppendEvents(ctx context.Context, events []catalog.Event) (int, error)
 	ScanEvents(ctx context.Context, from, to time.Time, fn func(*catalog.Event) error) error
 	LatestEventTime(ctx context.Context) (time.Time, error)
@@ -166,10 +167,11 @@ func testScanItems(t *testing.T, s Store) {
 
 func testUpdateStock(t *testing.T, s Store) {
 	must(t, s.UpsertItems(ctx(t), []catalog.Item{item("a", 10, 5), item("b", 10, 5)}))
-	n, err := s.UpdateStock(ctx(t), []catalog.StockUpdate{{ItemID: "a", Stock: 0}, {ItemID: "nope", Stock: 3}})
+	unknown, err := s.UpdateStock(ctx(t), []catalog.StockUpdate{
+		{ItemID: "a", Stock: 7}, {ItemID: "nope", Stock: 3}, {ItemID: "a", Stock: 0}, {ItemID: "nope", Stock: 1}})
 	must(t, err)
-	if n != 1 {
-		t.Fatalf("updated %d items, want 1", n)
+	if !slices.Equal(unknown, []string{"nope"}) {
+		t.Fatalf("unknown ids %q, want [nope] (each once)", unknown)
 	}
 	got, err := s.Items(ctx(t), []string{"a", "b"})
 	must(t, err)
