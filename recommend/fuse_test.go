@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/ranker"
 )
 
 // TestBestFirstOrdersThePrefixAsAFullSort: for every prefix length, on
@@ -38,5 +41,41 @@ func TestBestFirstOrdersThePrefixAsAFullSort(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPageIndexesRepeatedListsOnce: a list two modules share (same cache
+// key) reuses the slots of its first sight; every entry of every list
+// still points at its own item's slot.
+func TestPageIndexesRepeatedListsOnce(t *testing.T) {
+	e := &Engine{cfg: Config{RankDepth: 100}}
+	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
+	list := func(ids ...string) []catalog.Scored {
+		out := make([]catalog.Scored, len(ids))
+		for i, id := range ids {
+			out[i] = catalog.Scored{ItemID: id, Score: float64(len(ids) - i)}
+		}
+		return out
+	}
+	fb := list("p", "q", "a")
+	srcs := []source{
+		{key: "n:a", slot: ranker.SrcCoView}, {key: "pop:cat", slot: ranker.SrcPopular},
+		{key: "n2:a", slot: ranker.SrcCoPurchase}, {key: "pop:cat", slot: ranker.SrcPopular},
+		{inMemory: true, slot: ranker.SrcSession},
+	}
+	lists := [][]catalog.Scored{list("a", "b", "c"), fb, list("c", "d"), fb, list("q", "z")}
+	p := e.newPage(srcs, lists)
+	for i, l := range lists {
+		for r, sc := range l {
+			if got := p.ids[p.at[int(p.starts[i])+r]]; got != sc.ItemID {
+				t.Fatalf("list %d entry %d is %s, its slot holds %s", i, r, sc.ItemID, got)
+			}
+		}
+	}
+	if len(p.ids) != 7 {
+		t.Fatalf("%d slots for 7 distinct items: %v", len(p.ids), p.ids)
+	}
+	if h := p.hitsOf("a"); h[ranker.SrcCoView].Rank != 0 || h[ranker.SrcPopular].Rank != 2 {
+		t.Fatalf("hits of a: %+v, want co-view rank 0 and popular rank 2", h)
 	}
 }

@@ -465,8 +465,10 @@ type page struct {
 	ids   []string
 	hits  [][ranker.NumSources]ranker.Hit
 	// at is the slot of every entry of every list, list after list, so
-	// fusing a module does not hash its ids again.
-	at []int32
+	// fusing a module does not hash its ids again; starts is where each
+	// list's entries begin in it.
+	at     []int32
+	starts []int32
 
 	// Buffers of the modules, reused one module after another.
 	idx       []int32
@@ -494,8 +496,21 @@ func (e *Engine) newPage(srcs []source, lists [][]catalog.Scored) *page {
 		p.items = make(map[string]*catalog.Item, e.cfg.RankDepth)
 	}
 	clear(p.items)
+	p.starts = p.starts[:0]
+lists:
 	for i, l := range lists {
 		fam := srcs[i].slot
+		p.starts = append(p.starts, int32(len(p.at)))
+		// Modules of a page share lists (a PDP's two modules have the
+		// same fallbacks): a list seen before has its slots already.
+		if key := srcs[i].key; key != "" {
+			for j := range i {
+				if srcs[j].key == key && srcs[j].slot == fam && len(lists[j]) == len(l) {
+					p.at = append(p.at, p.at[p.starts[j]:p.starts[j]+int32(len(l))]...)
+					continue lists
+				}
+			}
+		}
 		for r, sc := range l {
 			j, ok := p.slot[sc.ItemID]
 			if !ok {
@@ -566,11 +581,8 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 	idx := p.idx[:len(p.ids)] // slot -> 1 + index in out
 	clear(idx)
 	out := p.own[:0]
-	at := p.at
-	for i := range lo {
-		at = at[len(p.lists[i]):]
-	}
 	for i := lo; i < hi; i++ {
+		at := p.at[p.starts[i]:]
 		src := &p.srcs[i]
 		bit := uint64(1) << min(i-lo, 63)
 		for r, sc := range p.lists[i] {
@@ -586,7 +598,6 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 			c.from |= bit
 			c.fallback = c.fallback && src.fallback
 		}
-		at = at[len(p.lists[i]):]
 	}
 	fill = p.fill[:0]
 	own = out[:0]
