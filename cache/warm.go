@@ -40,6 +40,7 @@ func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
 	at := c.levels.patch(m.stock, items)
 	cached := make([]string, 0, len(items))
 	for i := range items {
+		intern(&items[i])
 		id := items[i].ID
 		j := c.stripeIndex(id)
 		fresh := func() bool { return c.gens[j].Load() == m.gens[j] }
