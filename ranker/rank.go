@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/recs-server/recs/partial"
 )
 
 // Blend weighs purchase probability against expected margin for one
@@ -243,7 +245,9 @@ type Scratch struct {
 	vecs   []Vector
 	kept   []scored
 	out    []Ranked
-	counts map[string]int
+	// ordered is how many of ranked are sorted.
+	ordered int
+	counts  map[string]int
 }
 
 // Rank drops the candidates that may not be shown, scores the rest for
@@ -269,7 +273,10 @@ func (r *Ranker) Rank(c *Context, module string, cands []Candidate, limit int, s
 		}
 		s.ranked = append(s.ranked, scored{index: int32(i), score: sc, prob: p})
 	}
-	slices.SortFunc(s.ranked, byScore)
+	// Only the head is shown: order what diversify is likely to read,
+	// and more only if it reads further.
+	s.ordered = min(len(s.ranked), 2*limit)
+	partial.SortPrefix(s.ranked, s.ordered, byScore)
 	s.out = s.out[:0]
 	for _, k := range r.diversify(cands, s, limit) {
 		s.out = append(s.out, Ranked{Index: int(k.index), Score: k.score, Prob: k.prob})
@@ -317,10 +324,15 @@ func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []scored {
 	}
 	clear(s.counts)
 	held := 0
-	for k, rk := range s.ranked {
+	for k := range s.ranked {
 		if len(s.kept) == limit {
 			break
 		}
+		if k == s.ordered {
+			s.ordered = min(len(s.ranked), 2*s.ordered)
+			partial.SortPrefix(s.ranked[k:], s.ordered-k, byScore)
+		}
+		rk := s.ranked[k]
 		it := cands[rk.index].Item
 		cat, brand := "", it.Brand
 		if len(it.Category) > 0 {

@@ -137,6 +137,20 @@ func TestDiversityCapsBrandUnlessShort(t *testing.T) {
 	if got := rankIDs(r, &Context{Now: now}, "similar", cs, 5); got != "a1,a2,x,a3,a4" {
 		t.Fatalf("short module: got %q", got)
 	}
+	// The cap holds back far more than the module shows: ranking reads
+	// past the head it ordered first, in order.
+	var many []*catalog.Item
+	for i := range 30 {
+		many = append(many, item(fmt.Sprint("b", i), acme))
+	}
+	many = append(many, item("y"), item("z"))
+	one := New(Config{MaxPerBrand: 1}, nil, nil)
+	if got := rankIDs(one, &Context{Now: now}, "similar", cands(many...), 3); got != "b0,y,z" {
+		t.Fatalf("deep cap: got %q, want b0,y,z", got)
+	}
+	if got := rankIDs(one, &Context{Now: now}, "similar", cands(many[:30]...), 3); got != "b0,b1,b2" {
+		t.Fatalf("deep cap, short: got %q, want the held-back b1, b2 in order", got)
+	}
 	byCat := New(Config{MaxPerCategory: 1}, nil, nil)
 	cs = cands(item("h1"), item("h2"), item("g", func(it *catalog.Item) { it.Category = []string{"Garden"} }))
 	if got := rankIDs(byCat, &Context{Now: now}, "similar", cs, 2); got != "h1,g" {

@@ -22,6 +22,7 @@ import (
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/embeddings"
+	"github.com/recs-server/recs/partial"
 	"github.com/recs-server/recs/ranker"
 	"github.com/recs-server/recs/session"
 )
@@ -572,8 +573,8 @@ type candidate struct {
 
 // fuse merges the page's lists [lo, hi) by weighted reciprocal rank into
 // the module's own candidates and those only fallbacks proposed, in no
-// particular order: rankTier orders as many as it reads (bestFirst), a
-// fraction of them. Both alias the page's buffers until the next fuse.
+// particular order: rankTier orders as many as it reads, a fraction of
+// them. Both alias the page's buffers until the next fuse.
 func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 	if cap(p.idx) < len(p.ids) {
 		p.idx = make([]int32, len(p.ids))
@@ -620,59 +621,6 @@ func byScore(a, b candidate) int {
 		return c
 	}
 	return cmp.Compare(a.slot, b.slot)
-}
-
-// bestFirst reorders c so that c[:k] are its k best candidates, best
-// first: the order a full sort gives them, for a fraction of the cost
-// (a module fuses several hundred candidates and ranks the first 100).
-func bestFirst(c []candidate, k int) {
-	if k >= len(c) {
-		slices.SortFunc(c, byScore)
-		return
-	}
-	// Quickselect: everything before lo is better than everything in
-	// [lo, hi), and everything from hi on is worse; the k-th best is in
-	// [lo, hi).
-	lo, hi := 0, len(c)
-	for hi-lo > 16 {
-		p := lo + partition(c[lo:hi])
-		switch {
-		case p == k:
-			lo, hi = k, k
-		case p < k:
-			lo = p + 1
-		default:
-			hi = p
-		}
-	}
-	slices.SortFunc(c[lo:hi], byScore)
-	slices.SortFunc(c[:k], byScore)
-}
-
-// partition puts a pivot (the median of the first, middle and last
-// candidates) at its sorted place, the better candidates before it and
-// the worse after, and returns that place.
-func partition(c []candidate) int {
-	m, last := len(c)/2, len(c)-1
-	if byScore(c[m], c[0]) < 0 {
-		c[m], c[0] = c[0], c[m]
-	}
-	if byScore(c[last], c[m]) < 0 {
-		c[last], c[m] = c[m], c[last]
-		if byScore(c[m], c[0]) < 0 {
-			c[m], c[0] = c[0], c[m]
-		}
-	}
-	c[m], c[last] = c[last], c[m] // the median, as pivot, to the end
-	i := 0
-	for j := range last {
-		if byScore(c[j], c[last]) < 0 {
-			c[i], c[j] = c[j], c[i]
-			i++
-		}
-	}
-	c[i], c[last] = c[last], c[i]
-	return i
 }
 
 // reasons names the sources of the range [lo, hi) that proposed a
@@ -725,7 +673,7 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 	var ranked []ranker.Ranked
 	for depth := min(len(cands), e.cfg.RankDepth); ; depth = min(len(cands), 2*depth) {
 		if depth > ordered {
-			bestFirst(cands[ordered:], depth-ordered)
+			partial.SortPrefix(cands[ordered:], depth-ordered, byScore)
 			ordered = depth
 		}
 		p.batch = p.batch[:0]
