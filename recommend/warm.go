@@ -50,9 +50,10 @@ type connWarmer interface {
 // WarmConfig turns the warm-up on and tunes it.
 type WarmConfig struct {
 	// Items is how many of the most popular items (by the build's item
-	// statistics) get their neighbour lists, content neighbours and
-	// vectors loaded; 0 turns the warm-up off. At most half the list
-	// cache is filled this way.
+	// statistics) get their content neighbours loaded (a vector search
+	// each); 0 turns the warm-up off. Their co-view and co-purchase lists
+	// and vectors are loaded for more items: as many as a quarter of the
+	// list cache holds (see warmCounts).
 	Items int
 	// ReadyWait is how long Warming reports the first warm-up as under
 	// way, so readiness waits for it; 0: readiness does not wait. Later
@@ -113,6 +114,10 @@ type warmer struct {
 	// categories are the catalogue's top-level categories, seen when
 	// the items were loaded.
 	categories []string
+	// catalogue is every item id, when the warm-up at start read the
+	// catalogue whole: a later build's warm-up covers the items without
+	// statistics too.
+	catalogue []string
 }
 
 func newWarmer(cfg WarmConfig, set *metrics.Set) *warmer {
@@ -259,9 +264,9 @@ func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, err
 			return err
 		}
 		w.mu.Lock()
-		itemsWarm := w.itemsWarm
+		itemsWarm, catalogue := w.itemsWarm, w.catalogue
 		w.mu.Unlock()
-		order := popularFirst(e.rank.Load().Stats(), pop)
+		order := appendMissing(popularFirst(e.rank.Load().Stats(), pop), catalogue)
 		if !itemsWarm {
 			if cw, ok := e.store.(connWarmer); ok {
 				if rep.Conns, err = cw.WarmConns(ctx); err != nil {
@@ -279,12 +284,12 @@ func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, err
 			return err
 		}
 		e.warmCategoryScopes(pop, popGen, &rep)
-		n := min(len(order), w.cfg.Items, int(e.cfg.ListCache/6), int(e.cfg.ItemCache/2))
+		content, lists := warmCounts(len(order), w.cfg.Items, e.cfg.ListCache, e.cfg.ItemCache)
 		workers := 1 // a new build: the server serves meanwhile, from the same database
 		if !itemsWarm && w.cfg.ReadyWait > 0 {
 			workers = warmStartWorkers // at start, before the server is ready
 		}
-		return e.warmNeighbors(ctx, ws, order[:n], workers, &rep, current)
+		return e.warmNeighbors(ctx, ws, order[:lists], content, workers, &rep, current)
 	}()
 	rep.Took = time.Since(start)
 	return rep, err
@@ -373,6 +378,21 @@ func popularFirst(stats *ranker.Stats, pop []catalog.PopularityList) []string {
 	return out
 }
 
+// warmCounts returns, of the popular items (have of them), how many get
+// their content neighbours warmed (one vector search each: items, the
+// --warm-items setting, at most a sixth of the list cache) and how many
+// their co-view and co-purchase lists and vectors (indexed reads, cheap
+// in bulk: every item up to a quarter of the list cache each, and at
+// most warmItemsMax). At 100,000 demo items the first 10 s of load missed
+// the list cache about 500 times a second with only the first 10,000
+// warmed, and every miss was a query on a PostgreSQL already at a full
+// core; the lists of 50,000 items load in about 2 s more.
+func warmCounts(have, items int, listCache, itemCache int64) (content, lists int) {
+	content = min(have, items, int(listCache/6), int(itemCache/2))
+	lists = max(content, min(have, warmItemsMax, int(listCache/4), int(itemCache)))
+	return content, lists
+}
+
 // warmItemsMax bounds the items a warm-up loads: a 1M-item catalogue
 // held whole took about 1.3 GB of heap at start (against the 2 GiB
 // memory target), while the popular head is what the first minute reads;
@@ -400,17 +420,13 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 		rep.Items += e.items.Fill(m, items)
 	}
 	limit := min(e.cfg.ItemCache, warmItemsMax)
+	var catalogue []string
 	if int64(count) <= limit {
-		inOrder := make(map[string]bool, len(order))
-		for _, id := range order {
-			inOrder[id] = true
-		}
+		catalogue = make([]string, 0, count)
 		m := e.items.Mark()
 		batch := make([]catalog.Item, 0, warmItemBatch)
 		err = ws.ScanItems(ctx, func(it *catalog.Item) error {
-			if !inOrder[it.ID] {
-				order = append(order, it.ID)
-			}
+			catalogue = append(catalogue, it.ID)
 			batch = append(batch, *it)
 			if len(batch) == warmItemBatch {
 				fill(m, batch)
@@ -436,7 +452,9 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 			e.items.Release(m)
 		}
 	}
+	order = appendMissing(order, catalogue)
 	e.warm.mu.Lock()
+	e.warm.catalogue = catalogue
 	e.warm.categories = slices.Sorted(func(yield func(string) bool) {
 		for c := range cats {
 			if !yield(c) {
@@ -448,13 +466,30 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 	return order, err
 }
 
+// appendMissing appends to order the ids it lacks, in their order.
+func appendMissing(order, ids []string) []string {
+	if len(ids) == 0 {
+		return order
+	}
+	have := make(map[string]bool, len(order))
+	for _, id := range order {
+		have[id] = true
+	}
+	for _, id := range ids {
+		if !have[id] {
+			order = append(order, id)
+		}
+	}
+	return order
+}
+
 // warmNeighbors caches, for the given items, their co-view and
-// co-purchase lists, their vectors and their content neighbours, each as
-// the request path would cache it (an empty list or a nil vector when
-// the item has none). Content neighbours come last: they are one index
-// search per item, the most costly part, and run on workers connections
-// at once.
-func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, workers int, rep *WarmReport, current func() error) error {
+// co-purchase lists and their vectors, and for the first content of them
+// their content neighbours, each as the request path would cache it (an
+// empty list or a nil vector when the item has none). Content neighbours
+// come last: they are one index search per item, the most costly part,
+// and run on workers connections at once.
+func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, content, workers int, rep *WarmReport, current func() error) error {
 	for _, kind := range []catalog.NeighborKind{catalog.CoView, catalog.CoPurchase} {
 		err := e.warmLists(ids, warmListBatch, 1, current, rep, func(id string) string { return cache.NeighborsKey(kind, id) },
 			func(ids []string) ([]catalog.NeighborList, error) {
@@ -485,7 +520,7 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 	if err != nil {
 		return err
 	}
-	return e.warmLists(ids, warmNearestBatch, workers, current, rep, contentKey,
+	return e.warmLists(ids[:content], warmNearestBatch, workers, current, rep, contentKey,
 		func(ids []string) ([]catalog.NeighborList, error) { return ws.NearestToItems(ctx, ids, e.cfg.ListLen) })
 }
 
