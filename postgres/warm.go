@@ -160,26 +160,26 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 
 // WarmConns opens the read pool's connections up to its maximum and
 // runs on each the reads the request path makes of the store itself,
-// uncached: a signed-in visitor's history and nearest-vector searches.
-// The pool otherwise opens connections as bursts need them, and at a
-// restart under load the first requests waited for them: a new backend
-// is forked, registers pgvector's types, and plans its first queries
-// with empty catalogue caches (several milliseconds each). Idle
-// connections are kept (pgxpool closes those above MinIdleConns after
-// 30 idle minutes). It returns how many connections the pool holds.
+// uncached: a signed-in visitor's history and the given number of
+// nearest-vector searches (at least one). The pool otherwise opens
+// connections as bursts need them, and at a restart under load the
+// first requests waited for them: a new backend is forked, registers pgvector's types, and plans
+// its first queries with empty catalogue caches (several milliseconds
+// each). Idle connections are kept (pgxpool closes those above
+// MinIdleConns after 30 idle minutes). It holds every connection until
+// all are done, and returns how many the pool holds.
 //
-// The searches (warmConnSearches, from the vectors of a sample of items)
-// are for a cost of each backend process: its first touch of a page of
-// PostgreSQL's shared buffers maps the page into the process, and an
-// HNSW search touches some 300 pages it has not touched before. On the
-// 2-core VM of the README's figures such a first search took 15-35 ms
-// against 1.3 ms repeated (about 60 us a page fault; PostgreSQL without
-// huge pages), and the first 10 s of load at 100,000 items cost each of
-// the 32 backends 0.3-0.4 s of CPU, mostly this: PostgreSQL took 1.3-1.5
-// cores, and the requests queued. Searching on every connection before
-// the server is ready moves part of that cost ahead of the traffic.
-func (s *Store) WarmConns(ctx context.Context) (int, error) {
-	probes, err := s.warmProbes(ctx, warmConnSearches)
+// More than one search is for a cost of each backend process: its first
+// touch of a page of PostgreSQL's shared buffers maps the page into the
+// process, and an HNSW search touches some 300 pages it has not touched
+// before. On the 2-core VM of the README's figures such a first search
+// took 15-35 ms against 1.3 ms repeated (about 60 us a page fault;
+// PostgreSQL without huge pages), and the first 10 s of load at 100,000
+// items cost each of the 32 backends 0.3-0.5 s of CPU, mostly this:
+// PostgreSQL took 1.3-1.5 cores, and the requests queued. The searches
+// start from the vectors of sampled items (see warmProbes).
+func (s *Store) WarmConns(ctx context.Context, searches int) (int, error) {
+	probes, err := s.warmProbes(ctx, max(searches, 1))
 	if err != nil {
 		return 0, err
 	}
@@ -249,13 +249,8 @@ func (s *Store) warmProbes(ctx context.Context, n int) ([]pgvector.Vector, error
 }
 
 // The sizes WarmConns asks for, as the server does (the statement's
-// plan does not depend on them), and how many searches it runs on each
-// connection. At 100,000 items, cold start at 500 req/s: with 12 a
-// connection, p99 of the first 10 s 193 ms (PostgreSQL at 0.9 cores for
-// 2 s); with 32, 14 ms, and the warm-up no longer to the eye (18 s, the
-// machine's noise is larger).
+// plan does not depend on them).
 const (
-	maxRecentEvents  = 20
-	warmNearestK     = 100
-	warmConnSearches = 32
+	maxRecentEvents = 20
+	warmNearestK    = 100
 )

@@ -20,7 +20,7 @@ func TestWarmConnsSearchesFromSampledItems(t *testing.T) {
 	if probes, err := s.WarmProbes(ctx, 12); err != nil || len(probes) != 1 {
 		t.Fatalf("probes without vectors: %d, %v; want the one fixed vector", len(probes), err)
 	}
-	if n, err := s.WarmConns(ctx); err != nil || n != int(s.Stat().MaxConns()) {
+	if n, err := s.WarmConns(ctx, 12); err != nil || n != int(s.Stat().MaxConns()) {
 		t.Fatalf("WarmConns without vectors = %d, %v; want all %d connections", n, err, s.Stat().MaxConns())
 	}
 
@@ -53,7 +53,7 @@ func TestWarmConnsSearchesFromSampledItems(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	if n, err := s.WarmConns(ctx); err != nil || n != int(s.Stat().MaxConns()) {
+	if n, err := s.WarmConns(ctx, 12); err != nil || n != int(s.Stat().MaxConns()) {
 		t.Fatalf("WarmConns = %d, %v; want all %d connections", n, err, s.Stat().MaxConns())
 	}
 }

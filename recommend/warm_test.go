@@ -270,6 +270,40 @@ func TestWarmCachesListsAndVectorsBeyondTheContentSearches(t *testing.T) {
 	}
 }
 
+// connRecorder records the searches a warm-up asks each connection for.
+type connRecorder struct {
+	shopStore
+	mu       sync.Mutex
+	searches []int
+}
+
+func (s *connRecorder) WarmConns(ctx context.Context, searches int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.searches = append(s.searches, searches)
+	return 1, nil
+}
+
+// The connections get their many searches only while readiness waits:
+// a server already serving would wait for the connections meanwhile.
+func TestWarmSearchesOnConnectionsOnlyWhileReadinessWaits(t *testing.T) {
+	st := memstore.New()
+	publishShop(t, st, 1)
+	f := func(readyWait time.Duration, want int) {
+		t.Helper()
+		rec := &connRecorder{shopStore: st}
+		_, set := newWarmEngine(t, rec, WarmConfig{Items: 10, ReadyWait: readyWait})
+		waitWarm(t, set, 1)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if !slices.Equal(rec.searches, []int{want}) {
+			t.Fatalf("ready wait %s: WarmConns asked for %v searches, want [%d]", readyWait, rec.searches, want)
+		}
+	}
+	f(time.Minute, warmConnSearches)
+	f(0, 1)
+}
+
 func TestWarmCounts(t *testing.T) {
 	f := func(have, items int, listCache, itemCache int64, wantContent, wantLists int) {
 		t.Helper()
