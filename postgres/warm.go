@@ -163,10 +163,10 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 // uncached: a signed-in visitor's history and the given number of
 // nearest-vector searches (at least one). The pool otherwise opens
 // connections as bursts need them, and at a restart under load the
-// first requests waited for them: a new backend is forked, registers pgvector's types, and plans
-// its first queries with empty catalogue caches (several milliseconds
-// each). Idle connections are kept (pgxpool closes those above
-// MinIdleConns after 30 idle minutes). It holds every connection until
+// first requests waited for them: a new backend is forked, registers
+// pgvector's types, and plans its first queries with empty catalogue
+// caches (several milliseconds each). Idle connections are kept (pgxpool
+// closes those above MinIdleConns after 30 idle minutes). It holds every connection until
 // all are done, and returns how many the pool holds.
 //
 // More than one search is for a cost of each backend process: its first
