@@ -160,17 +160,26 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 
 // WarmConns opens the read pool's connections up to its maximum and
 // runs on each the reads the request path makes of the store itself,
-// uncached: a signed-in visitor's history and a nearest-vector search.
-// The pool otherwise opens connections as bursts need them, and at a
-// restart under load the first requests waited for them: a new backend
-// is forked, registers pgvector's types, and plans its first queries
-// with empty catalogue caches (several milliseconds each). Idle
-// connections are kept (pgxpool closes those above MinIdleConns after
-// 30 idle minutes). It returns how many connections the pool holds.
-func (s *Store) WarmConns(ctx context.Context) (int, error) {
-	probe := make([]float32, catalog.EmbeddingDims)
-	probe[0] = 1
-	q, err := unitVector(probe)
+// uncached: a signed-in visitor's history and the given number of
+// nearest-vector searches (at least one). The pool otherwise opens
+// connections as bursts need them, and at a restart under load the
+// first requests waited for them: a new backend is forked, registers
+// pgvector's types, and plans its first queries with empty catalogue
+// caches (several milliseconds each). Idle connections are kept (pgxpool
+// closes those above MinIdleConns after 30 idle minutes). It holds every connection until
+// all are done, and returns how many the pool holds.
+//
+// More than one search is for a cost of each backend process: its first
+// touch of a page of PostgreSQL's shared buffers maps the page into the
+// process, and an HNSW search touches some 300 pages it has not touched
+// before. On the 2-core VM of the README's figures such a first search
+// took 15-35 ms against 1.3 ms repeated (about 60 us a page fault;
+// PostgreSQL without huge pages), and the first 10 s of load at 100,000
+// items cost each of the 32 backends 0.3-0.5 s of CPU, mostly this:
+// PostgreSQL took 1.3-1.5 cores, and the requests queued. The searches
+// start from the vectors of sampled items (see warmProbes).
+func (s *Store) WarmConns(ctx context.Context, searches int) (int, error) {
+	probes, err := s.warmProbes(ctx, max(searches, 1))
 	if err != nil {
 		return 0, err
 	}
@@ -183,7 +192,10 @@ func (s *Store) WarmConns(ctx context.Context) (int, error) {
 			if err == nil {
 				_, err = userEventsOn(ctx, c, "recs-warm-up", maxRecentEvents)
 			}
-			if err == nil {
+			for _, q := range probes {
+				if err != nil {
+					break
+				}
 				_, err = s.nearestOn(ctx, c, q, warmNearestK)
 			}
 			conns <- c
@@ -203,6 +215,37 @@ func (s *Store) WarmConns(ctx context.Context) (int, error) {
 		return int(s.pool.Stat().TotalConns()), fmt.Errorf("warm connections: %w", firstErr)
 	}
 	return int(s.pool.Stat().TotalConns()), nil
+}
+
+// warmProbes returns up to n unit vectors to search with on each
+// connection: those of a sample of the served items, spread over the
+// table's pages (an index search from each lands in a different part of
+// the graph), or one fixed vector when there are none.
+func (s *Store) warmProbes(ctx context.Context, n int) ([]pgvector.Vector, error) {
+	// TABLESAMPLE reads about 40 pages a probe of n (a whole small table),
+	// not the table: a random sample of 1M rows would read 550 MB.
+	rows, err := queryRows[struct{ Vector pgvector.Vector }](ctx, s, `SELECT embedding FROM item_vectors
+		TABLESAMPLE SYSTEM (least(100, 4000.0 * $1 / greatest((SELECT reltuples FROM pg_class WHERE oid = 'item_vectors'::regclass), 1)))
+		ORDER BY random() LIMIT $1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("sample vectors: %w", err)
+	}
+	var probes []pgvector.Vector
+	for _, r := range rows {
+		if q, err := unitVector(r.Vector.Slice()); err == nil {
+			probes = append(probes, q)
+		}
+	}
+	if len(probes) == 0 {
+		v := make([]float32, catalog.EmbeddingDims)
+		v[0] = 1
+		q, err := unitVector(v)
+		if err != nil {
+			return nil, err
+		}
+		probes = append(probes, q)
+	}
+	return probes, nil
 }
 
 // The sizes WarmConns asks for, as the server does (the statement's

@@ -42,17 +42,18 @@ type WarmStore interface {
 }
 
 // connWarmer is a store that can open and prepare its connections ahead
-// of load.
+// of load, with that many nearest-vector searches on each.
 type connWarmer interface {
-	WarmConns(ctx context.Context) (int, error)
+	WarmConns(ctx context.Context, searches int) (int, error)
 }
 
 // WarmConfig turns the warm-up on and tunes it.
 type WarmConfig struct {
 	// Items is how many of the most popular items (by the build's item
-	// statistics) get their neighbour lists, content neighbours and
-	// vectors loaded; 0 turns the warm-up off. At most half the list
-	// cache is filled this way.
+	// statistics) get their content neighbours loaded (a vector search
+	// each); 0 turns the warm-up off. Their co-view and co-purchase lists
+	// and vectors are loaded for more items: as many as a quarter of the
+	// list cache holds (see warmCounts).
 	Items int
 	// ReadyWait is how long Warming reports the first warm-up as under
 	// way, so readiness waits for it; 0: readiness does not wait. Later
@@ -67,23 +68,33 @@ type WarmConfig struct {
 // one query holds a connection briefly and a superseded warm-up stops
 // soon. Content neighbours are one index search per item, so fewer.
 const (
-	warmItemBatch    = 5000
-	warmListBatch    = 2000
-	warmNearestBatch = 200
+	warmItemBatch = 5000
+	warmListBatch = 2000
+	// At 1,000,000 items (an index 2x larger than shared_buffers) 200
+	// searches took over the store's 5 s bound on a query.
+	warmNearestBatch = 50
 	// warmStartWorkers is how many content-neighbour queries the warm-up
 	// at start runs at once: the server takes no traffic until it ends.
 	warmStartWorkers = 4
+	// warmConnSearches is how many vector searches the warm-up at start
+	// runs on each store connection while readiness waits (else one: the
+	// connections are held meanwhile). At 100,000 items, cold start at
+	// 500 req/s: 12 a connection, p99 of the first 10 s 193 ms; 32, 12-14
+	// ms. 32 connections x 32 searches took 5.8-7.9 s (8.5 s at 1M).
+	warmConnSearches = 32
 )
 
 // WarmReport says what one warm-up loaded.
 type WarmReport struct {
-	Build   string
-	Conns   int // store connections open, when the store has a pool
-	Items   int // items cached
-	Lists   int // candidate lists cached (popularity, neighbours, content)
-	Vectors int // item vectors cached (an item without one counts too)
-	Queries int // bulk store queries
-	Took    time.Duration
+	Build string
+	Conns int // store connections open, when the store has a pool
+	// ConnsTook is how long opening and preparing them took.
+	ConnsTook time.Duration
+	Items     int // items cached
+	Lists     int // candidate lists cached (popularity, neighbours, content)
+	Vectors   int // item vectors cached (an item without one counts too)
+	Queries   int // bulk store queries
+	Took      time.Duration
 }
 
 // errSuperseded ends a warm-up whose build is no longer served.
@@ -113,6 +124,10 @@ type warmer struct {
 	// categories are the catalogue's top-level categories, seen when
 	// the items were loaded.
 	categories []string
+	// catalogue is every item id, when the warm-up at start read the
+	// catalogue whole: a later build's warm-up covers the items without
+	// statistics too.
+	catalogue []string
 }
 
 func newWarmer(cfg WarmConfig, set *metrics.Set) *warmer {
@@ -199,7 +214,7 @@ func (w *warmer) report(rep WarmReport, err error) {
 	w.lists.Add(rep.Lists)
 	w.vectors.Add(rep.Vectors)
 	w.queries.Add(rep.Queries)
-	attrs := []any{"build", rep.Build, "conns", rep.Conns, "items", rep.Items, "lists", rep.Lists, "vectors", rep.Vectors,
+	attrs := []any{"build", rep.Build, "conns", rep.Conns, "conns_took", rep.ConnsTook.Round(time.Millisecond), "items", rep.Items, "lists", rep.Lists, "vectors", rep.Vectors,
 		"queries", rep.Queries, "took", rep.Took.Round(time.Millisecond)}
 	switch {
 	case superseded:
@@ -259,12 +274,19 @@ func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, err
 			return err
 		}
 		w.mu.Lock()
-		itemsWarm := w.itemsWarm
+		itemsWarm, catalogue := w.itemsWarm, w.catalogue
 		w.mu.Unlock()
-		order := popularFirst(e.rank.Load().Stats(), pop)
+		order := appendMissing(popularFirst(e.rank.Load().Stats(), pop), catalogue)
 		if !itemsWarm {
 			if cw, ok := e.store.(connWarmer); ok {
-				if rep.Conns, err = cw.WarmConns(ctx); err != nil {
+				start := time.Now()
+				searches := 1
+				if w.cfg.ReadyWait > 0 {
+					searches = warmConnSearches
+				}
+				rep.Conns, err = cw.WarmConns(ctx, searches)
+				rep.ConnsTook = time.Since(start)
+				if err != nil {
 					return err
 				}
 			}
@@ -279,12 +301,12 @@ func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, err
 			return err
 		}
 		e.warmCategoryScopes(pop, popGen, &rep)
-		n := min(len(order), w.cfg.Items, int(e.cfg.ListCache/6), int(e.cfg.ItemCache/2))
+		content, lists := warmCounts(len(order), w.cfg.Items, e.cfg.ListCache, e.cfg.ItemCache)
 		workers := 1 // a new build: the server serves meanwhile, from the same database
 		if !itemsWarm && w.cfg.ReadyWait > 0 {
 			workers = warmStartWorkers // at start, before the server is ready
 		}
-		return e.warmNeighbors(ctx, ws, order[:n], workers, &rep, current)
+		return e.warmNeighbors(ctx, ws, order[:lists], content, workers, &rep, current)
 	}()
 	rep.Took = time.Since(start)
 	return rep, err
@@ -373,6 +395,22 @@ func popularFirst(stats *ranker.Stats, pop []catalog.PopularityList) []string {
 	return out
 }
 
+// warmCounts returns, of the popular items (have of them), how many get
+// their content neighbours warmed (one vector search each: items, the
+// --warm-items setting, at most a sixth of the list cache) and how many
+// their co-view and co-purchase lists and vectors (indexed reads, cheap
+// in bulk: every item up to a quarter of the list cache each, and at
+// most warmItemsMax). At 100,000 demo items the first 10 s of load missed
+// the list and vector caches about 650 times a second with only the
+// first 10,000 warmed, every miss a query on a PostgreSQL already past a
+// core; with 50,000, about 300 (traffic not following the history) or
+// 150 (following it).
+func warmCounts(have, items int, listCache, itemCache int64) (content, lists int) {
+	content = min(have, items, int(listCache/6), int(itemCache/2))
+	lists = max(content, min(have, warmItemsMax, int(listCache/4), int(itemCache)))
+	return content, lists
+}
+
 // warmItemsMax bounds the items a warm-up loads: a 1M-item catalogue
 // held whole took about 1.3 GB of heap at start (against the 2 GiB
 // memory target), while the popular head is what the first minute reads;
@@ -400,17 +438,13 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 		rep.Items += e.items.Fill(m, items)
 	}
 	limit := min(e.cfg.ItemCache, warmItemsMax)
+	var catalogue []string
 	if int64(count) <= limit {
-		inOrder := make(map[string]bool, len(order))
-		for _, id := range order {
-			inOrder[id] = true
-		}
+		catalogue = make([]string, 0, count)
 		m := e.items.Mark()
 		batch := make([]catalog.Item, 0, warmItemBatch)
 		err = ws.ScanItems(ctx, func(it *catalog.Item) error {
-			if !inOrder[it.ID] {
-				order = append(order, it.ID)
-			}
+			catalogue = append(catalogue, it.ID)
 			batch = append(batch, *it)
 			if len(batch) == warmItemBatch {
 				fill(m, batch)
@@ -436,7 +470,9 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 			e.items.Release(m)
 		}
 	}
+	order = appendMissing(order, catalogue)
 	e.warm.mu.Lock()
+	e.warm.catalogue = catalogue
 	e.warm.categories = slices.Sorted(func(yield func(string) bool) {
 		for c := range cats {
 			if !yield(c) {
@@ -448,13 +484,30 @@ func (e *Engine) warmItems(ctx context.Context, ws WarmStore, order []string, re
 	return order, err
 }
 
+// appendMissing appends to order the ids it lacks, in their order.
+func appendMissing(order, ids []string) []string {
+	if len(ids) == 0 {
+		return order
+	}
+	have := make(map[string]bool, len(order))
+	for _, id := range order {
+		have[id] = true
+	}
+	for _, id := range ids {
+		if !have[id] {
+			order = append(order, id)
+		}
+	}
+	return order
+}
+
 // warmNeighbors caches, for the given items, their co-view and
-// co-purchase lists, their vectors and their content neighbours, each as
-// the request path would cache it (an empty list or a nil vector when
-// the item has none). Content neighbours come last: they are one index
-// search per item, the most costly part, and run on workers connections
-// at once.
-func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, workers int, rep *WarmReport, current func() error) error {
+// co-purchase lists and their vectors, and for the first content of them
+// their content neighbours, each as the request path would cache it (an
+// empty list or a nil vector when the item has none). Content neighbours
+// come last: they are one index search per item, the most costly part,
+// and run on workers connections at once.
+func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, content, workers int, rep *WarmReport, current func() error) error {
 	for _, kind := range []catalog.NeighborKind{catalog.CoView, catalog.CoPurchase} {
 		err := e.warmLists(ids, warmListBatch, 1, current, rep, func(id string) string { return cache.NeighborsKey(kind, id) },
 			func(ids []string) ([]catalog.NeighborList, error) {
@@ -485,7 +538,7 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 	if err != nil {
 		return err
 	}
-	return e.warmLists(ids, warmNearestBatch, workers, current, rep, contentKey,
+	return e.warmLists(ids[:content], warmNearestBatch, workers, current, rep, contentKey,
 		func(ids []string) ([]catalog.NeighborList, error) { return ws.NearestToItems(ctx, ids, e.cfg.ListLen) })
 }
 

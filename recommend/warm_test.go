@@ -245,6 +245,80 @@ func TestNewBuildIsWarmedAgainButItemsAreNotReloaded(t *testing.T) {
 	}
 }
 
+// Beyond --warm-items, the warm-up still caches an item's co-view and
+// co-purchase lists and vector (cheap indexed reads), so a product page of
+// a less popular item reads the store only for its content neighbours.
+func TestWarmCachesListsAndVectorsBeyondTheContentSearches(t *testing.T) {
+	st := memstore.New()
+	publishShop(t, st, 1)
+	cs := &countingStore{shopStore: st, calls: map[string]int{}}
+	e, set := newWarmEngine(t, cs, WarmConfig{Items: 5, ReadyWait: time.Minute})
+	waitWarm(t, set, 1)
+	if got := set.GetOrCreateCounter(`recs_warm_loaded_total{what="vectors"}`).Get(); got != 240 {
+		t.Fatalf("warm-up cached %d vectors, want one for each of the 240 items", got)
+	}
+	cs.reads()
+	order := popularFirst(e.Ranker().Stats(), nil)
+	for _, id := range []string{order[5], order[len(order)-1]} {
+		if _, err := e.PDP(t.Context(), Request{ItemID: id, Limit: 8}); err != nil {
+			t.Fatal(err)
+		}
+		reads := cs.reads()
+		if reads["NearestItems"] > 1 || len(reads) > 1 || (len(reads) == 1 && reads["NearestItems"] != 1) {
+			t.Fatalf("PDP of %s, outside the 5 items with content warmed, read the store: %v; want at most one NearestItems", id, reads)
+		}
+	}
+}
+
+// connRecorder records the searches a warm-up asks each connection for.
+type connRecorder struct {
+	shopStore
+	mu       sync.Mutex
+	searches []int
+}
+
+func (s *connRecorder) WarmConns(ctx context.Context, searches int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.searches = append(s.searches, searches)
+	return 1, nil
+}
+
+// The connections get their many searches only while readiness waits:
+// a server already serving would wait for the connections meanwhile.
+func TestWarmSearchesOnConnectionsOnlyWhileReadinessWaits(t *testing.T) {
+	st := memstore.New()
+	publishShop(t, st, 1)
+	f := func(readyWait time.Duration, want int) {
+		t.Helper()
+		rec := &connRecorder{shopStore: st}
+		_, set := newWarmEngine(t, rec, WarmConfig{Items: 10, ReadyWait: readyWait})
+		waitWarm(t, set, 1)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if !slices.Equal(rec.searches, []int{want}) {
+			t.Fatalf("ready wait %s: WarmConns asked for %v searches, want [%d]", readyWait, rec.searches, want)
+		}
+	}
+	f(time.Minute, warmConnSearches)
+	f(0, 1)
+}
+
+func TestWarmCounts(t *testing.T) {
+	f := func(have, items int, listCache, itemCache int64, wantContent, wantLists int) {
+		t.Helper()
+		content, lists := warmCounts(have, items, listCache, itemCache)
+		if content != wantContent || lists != wantLists {
+			t.Fatalf("warmCounts(%d, %d, %d, %d) = %d, %d; want %d, %d", have, items, listCache, itemCache, content, lists, wantContent, wantLists)
+		}
+	}
+	f(100_000, 10_000, 200_000, 1_000_000, 10_000, 50_000) // lists: a quarter of the list cache
+	f(3_000, 10_000, 200_000, 1_000_000, 3_000, 3_000)     // a small shop whole
+	f(100_000, 10_000, 12_000, 1_000_000, 2_000, 3_000)    // a small list cache
+	f(2_000_000, 10_000, 2_000_000, 1_000_000, 10_000, warmItemsMax)
+	f(100_000, 10_000, 200_000, 8_000, 4_000, 8_000) // a small item (and vector) cache
+}
+
 // stalledStore holds the warm-up's first bulk read until released.
 type stalledStore struct {
 	shopStore

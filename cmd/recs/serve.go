@@ -60,7 +60,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	itemCache := fs.Int("item-cache", 1_000_000, "items held in the item cache")
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
-	warmItems := fs.Int("warm-items", 10_000, "when a build starts being served, load the catalogue into the item cache and the candidate lists and vectors of this many most popular items, in bulk; 0: no warm-up")
+	warmItems := fs.Int("warm-items", 10_000, "when a build starts being served, load in bulk the catalogue into the item cache, the content neighbours (a vector search each) of this many most popular items, and the co-view and co-purchase lists and vectors of up to a quarter of --list-cache items; 0: no warm-up")
 	warmReadyWait := fs.Duration("warm-ready-wait", 30*time.Second, "how long /readyz answers 503 while the warm-up at start runs; 0: ready at once")
 	maxMove := fs.Int("rank-max-move", 10, "most positions /v1/rank may move an item")
 	rankDepth := fs.Int("rank-depth", 100, "fused candidates per module the ranker scores (more only when filters leave a module short); fewer cost less CPU per request")
