@@ -1,7 +1,8 @@
-// Package ingest stores events with group commit: requests that arrive
-// while the writers are busy are written together in the next write, so a
-// burst of small event posts costs a few transactions, not one each, and
-// every request is still answered only once its events are durable.
+// Package ingest stores events and stock levels with group writes:
+// requests that arrive while the writers are busy are written together in
+// the next write, so a burst of small posts costs a few transactions, not
+// one each, and every request is still answered only once what it sent is
+// stored.
 package ingest
 
 import (
