@@ -12,7 +12,8 @@
 # scenario starts `recs serve` afresh and runs the load generator:
 #   cold          the first minute at 500 req/s, caches empty
 #   mixed-RATE    RATE req/s for 60 s after a 10 s warm-up, for each RATE
-#                 (default 1000)
+#                 (default 1000); RUNS times each (default 1), as the tail
+#                 at a rate near the machine's limit varies from run to run
 #   ingest-burst  200 requests/s of 50 events for 30 s
 #   stock-storm   the first RATE with 10 % stock batches for 30 s, freshness
 #                 probe
@@ -35,6 +36,10 @@ RATES=("${@:-1000}")
 RATE=${RATES[0]}
 OUT=${OUT:-/tmp/recs-perf-${ITEMS}}
 PORT=${PORT:-28417}
+RUNS=${RUNS:-1}
+case $RUNS in
+'' | *[!0-9]* | 0) echo "RUNS=${RUNS}: want a positive number of runs per rate" >&2 && exit 2 ;;
+esac
 TRAFFIC=${TRAFFIC:-history}
 case $TRAFFIC in
 history | ids) ;;
@@ -111,7 +116,11 @@ run() {
 
 run cold -scenario cold -rate 500 -duration 60s
 for r in "${RATES[@]}"; do
-	run "mixed-$r" -rate "$r" -duration 60s -warmup 10s
+	for n in $(seq "$RUNS"); do
+		name=mixed-$r
+		[ "$RUNS" = 1 ] || name=mixed-$r-run$n
+		run "$name" -rate "$r" -duration 60s -warmup 10s
+	done
 done
 run ingest-burst -scenario ingest-burst -rate 200 -duration 30s
 run stock-storm -scenario stock-storm -rate "$RATE" -duration 30s -warmup 5s -max-stock-lag 1s
