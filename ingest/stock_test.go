@@ -21,10 +21,15 @@ type slowStockStore struct {
 	mu     sync.Mutex
 	writes int
 	fail   error
+	// hold, if set, keeps every write waiting until it is closed.
+	hold chan struct{}
 }
 
 func (s *slowStockStore) UpdateStock(ctx context.Context, ups []catalog.StockUpdate) ([]string, error) {
 	time.Sleep(5 * time.Millisecond)
+	if s.hold != nil {
+		<-s.hold
+	}
 	s.mu.Lock()
 	s.writes++
 	fail := s.fail
@@ -159,10 +164,29 @@ func TestStockWriterCloseFlushesAndRefusesNewPosts(t *testing.T) {
 	}
 	time.Sleep(2 * time.Millisecond) // let some posts queue
 	w.Close()
+	acked := 0
 	for range 10 {
-		if err := <-errs; err != nil && !errors.Is(err, ErrClosed) {
+		err := <-errs
+		if err != nil && !errors.Is(err, ErrClosed) {
 			t.Fatal(err)
 		}
+		if err == nil {
+			acked++
+		}
+	}
+	// Every acknowledged post was written before Close returned.
+	stored, err := st.Items(t.Context(), []string{"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8", "i9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := 0
+	for _, it := range stored {
+		if it.Stock == 0 {
+			out++
+		}
+	}
+	if out != acked {
+		t.Fatalf("%d posts acknowledged, %d levels stored", acked, out)
 	}
 	if _, err := w.Submit(t.Context(), "a", []catalog.StockUpdate{{ItemID: "i0", Stock: 1}}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("post after Close: %v, want ErrClosed", err)
@@ -171,11 +195,13 @@ func TestStockWriterCloseFlushesAndRefusesNewPosts(t *testing.T) {
 
 func TestStockPostTimesOutWhileTheWriteIsSlow(t *testing.T) {
 	st, cache := stockFixture(t, 1)
+	st.hold = make(chan struct{})
 	w := NewStockWriter(st, cache, 10_000, nil, metrics.NewSet())
 	defer w.Close()
+	defer close(st.hold) // runs before Close: the write ends, then the writer
 	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
 	defer cancel()
 	if _, err := w.Submit(ctx, "a", []catalog.StockUpdate{{ItemID: "i0", Stock: 3}}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("post with a 1 ms budget behind a 5 ms write: %v, want a deadline error", err)
+		t.Fatalf("post with a 1 ms budget behind a write held open: %v, want a deadline error", err)
 	}
 }
