@@ -1,12 +1,12 @@
 // Package cache holds the serving caches: item data (stock, price, margin,
-// category, brand, display fields) and candidate lists, as typed ristretto
-// wrappers that fill from the store on a miss and count hits and misses.
+// category, brand, display fields) in a sharded table, and candidate lists
+// and vectors in typed ristretto wrappers; all fill from the store on a
+// miss and count hits and misses.
 package cache
 
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,38 +26,35 @@ type ItemLoader func(ctx context.Context, ids []string) ([]catalog.Item, error)
 // snapshot: callers must not modify it. Unknown ids are cached too (as
 // nil), so a flood of requests for a missing id does not reach the store.
 type Items struct {
-	c    *ristretto.Cache[string, *catalog.Item]
+	t    *table
 	load ItemLoader
 	// gens count invalidations, per stripe of ids. A load that started
 	// before an invalidation of an id must not cache what it read for that
 	// id: it may be the old value. Striped, so a stream of stock updates
 	// spoils only the loads of the ids it touches, not every load.
 	gens [genStripes]atomic.Uint64
-	seed maphash.Seed
 	// levels lets a load that raced a stock update cache the new level.
 	levels         stockLevels
 	hits, misses   *metrics.Counter
 	loads, loadErr *metrics.Counter
 }
 
-// NewItems returns a cache of at most maxItems items.
+// NewItems returns a cache of at most about maxItems items (the bound is
+// rounded up to a whole number per lock stripe).
 func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, *catalog.Item]{
-		NumCounters:        maxItems * 10,
-		MaxCost:            maxItems,
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("item cache: %w", err)
+	if maxItems <= 0 {
+		return nil, fmt.Errorf("item cache: size %d, want > 0", maxItems)
 	}
-	return &Items{
-		c: c, load: load, seed: maphash.MakeSeed(), levels: newStockLevels(),
+	c := &Items{
+		t:    newTable(maxItems, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="items"}`)),
+		load: load, levels: newStockLevels(),
 		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="hit"}`),
 		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`),
 		loads:   set.GetOrCreateCounter(`recs_cache_loads_total{cache="items"}`),
 		loadErr: set.GetOrCreateCounter(`recs_cache_load_errors_total{cache="items"}`),
-	}, nil
+	}
+	set.GetOrCreateGauge(`recs_cache_entries{cache="items"}`, func() float64 { return float64(c.t.len()) })
+	return c, nil
 }
 
 // Get adds to dst the items among ids that exist (unknown ids are left
@@ -70,7 +67,7 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 		if _, done := dst[id]; done {
 			continue
 		}
-		it, ok := c.c.Get(id)
+		it, ok := c.t.get(c.t.key(id))
 		if !ok {
 			missing = append(missing, id)
 			continue
@@ -91,9 +88,11 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 	// passes first, the load still finishes and fills the cache, so a cold
 	// cache warms under load instead of timing out forever.
 	done := make(chan loaded, 1)
+	keys := make([]tableKey, len(missing))
 	gens := make([]uint64, len(missing))
 	for i, id := range missing {
-		gens[i] = c.stripe(id).Load()
+		keys[i] = c.t.key(id)
+		gens[i] = c.stripe(keys[i]).Load()
 	}
 	start := c.levels.begin()
 	go func() {
@@ -114,11 +113,11 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 			byID[items[i].ID] = &items[i]
 		}
 		for i, id := range missing {
-			if c.stripe(id).Load() == gens[i] {
-				c.c.Set(id, byID[id], 1) // nil: unknown, cached too
-			}
+			g := c.stripe(keys[i])
+			// nil: unknown, cached too
+			c.t.setIf(keys[i], byID[id], func() bool { return g.Load() == gens[i] })
 		}
-		c.levels.changedSince(at, missing, c.c.Del)
+		c.levels.changedSince(at, missing, c.del)
 		done <- loaded{items: items}
 	}()
 	select {
@@ -148,17 +147,19 @@ const LoadTimeout = 2 * time.Second
 // ids spoils in-flight loads of about n/genStripes of all ids.
 const genStripes = 4096
 
-func (c *Items) stripe(id string) *atomic.Uint64 { return &c.gens[c.stripeIndex(id)] }
+// stripe is the invalidation counter of the id of key k.
+func (c *Items) stripe(k tableKey) *atomic.Uint64 { return &c.gens[k.h%genStripes] }
 
-func (c *Items) stripeIndex(id string) uint64 { return maphash.String(c.seed, id) % genStripes }
+func (c *Items) del(id string) { c.t.del(c.t.key(id)) }
 
 // Invalidate drops ids so the next Get reads them from the store; loads
 // in flight when it is called do not cache their (maybe older) result for
 // these ids (or the few others sharing their stripes).
 func (c *Items) Invalidate(ids ...string) {
 	for _, id := range ids {
-		c.stripe(id).Add(1)
-		c.c.Del(id)
+		k := c.t.key(id)
+		c.stripe(k).Add(1)
+		c.t.del(k)
 	}
 }
 
@@ -172,26 +173,9 @@ func (c *Items) Invalidate(ids ...string) {
 func (c *Items) SetStock(updates []catalog.StockUpdate) {
 	c.levels.record(updates)
 	for _, u := range updates {
-		it, ok := c.c.Get(u.ItemID)
-		if !ok || it == nil {
-			// Not cached, or cached as unknown: a stock update does not
-			// create an item, but drop it anyway so nothing stale stays.
-			c.c.Del(u.ItemID)
-			continue
-		}
-		cp := *it
-		cp.Stock = u.Stock
-		// An existing key is updated in place at once; if it was evicted
-		// meanwhile, the next Get misses and loads the stored level.
-		c.c.Set(u.ItemID, &cp, 1)
+		c.t.setStock(c.t.key(u.ItemID), u.Stock)
 	}
 }
-
-// Wait blocks until buffered writes are applied (for tests).
-func (c *Items) Wait() { c.c.Wait() }
-
-// Close stops the cache's goroutines.
-func (c *Items) Close() { c.c.Close() }
 
 // Derived caches values derived from the current build (candidate lists,
 // item vectors). They change only when a build is published, so Clear on

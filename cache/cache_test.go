@@ -45,7 +45,6 @@ func newItems(t *testing.T, l *countingLoader) (*Items, *metrics.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
 	return c, set
 }
 
@@ -57,7 +56,6 @@ func TestItemsLoadMissesOnceAndCacheUnknownIDs(t *testing.T) {
 		if err := c.Get(t.Context(), []string{"a", "ghost"}, dst); err != nil {
 			t.Fatal(err)
 		}
-		c.Wait()
 		if len(dst) != 1 || dst["a"].Stock != 3 {
 			t.Fatalf("got %v", dst)
 		}
@@ -77,7 +75,6 @@ func TestInvalidateDuringLoadDoesNotCacheOldValue(t *testing.T) {
 	if err := c.Get(t.Context(), []string{"a"}, map[string]*catalog.Item{}); err != nil {
 		t.Fatal(err)
 	}
-	c.Wait()
 	l.during = nil
 	l.items["a"] = catalog.Item{ID: "a", Stock: 0}
 	dst := map[string]*catalog.Item{}
@@ -96,7 +93,7 @@ func TestInvalidatingOtherItemsDoesNotSpoilALoad(t *testing.T) {
 	c, _ := newItems(t, l)
 	var others []string
 	for i := range 50 {
-		if id := fmt.Sprint("other-", i); c.stripe(id) != c.stripe("a") && c.stripe(id) != c.stripe("b") {
+		if id := fmt.Sprint("other-", i); c.stripe(c.t.key(id)) != c.stripe(c.t.key("a")) && c.stripe(c.t.key(id)) != c.stripe(c.t.key("b")) {
 			others = append(others, id)
 		}
 	}
@@ -104,7 +101,6 @@ func TestInvalidatingOtherItemsDoesNotSpoilALoad(t *testing.T) {
 	if err := c.Get(t.Context(), []string{"a", "b"}, map[string]*catalog.Item{}); err != nil {
 		t.Fatal(err)
 	}
-	c.Wait()
 	l.during = nil
 	if err := c.Get(t.Context(), []string{"a", "b"}, map[string]*catalog.Item{}); err != nil {
 		t.Fatal(err)
@@ -123,7 +119,6 @@ func TestSetStockUpdatesCachedItemsWithoutALoad(t *testing.T) {
 	if err := c.Get(t.Context(), []string{"a"}, map[string]*catalog.Item{}); err != nil {
 		t.Fatal(err)
 	}
-	c.Wait()
 	l.items["a"] = catalog.Item{ID: "a", Title: "A", Stock: 0} // stored first, then applied
 	c.SetStock([]catalog.StockUpdate{{ItemID: "a", Stock: 0}})
 	dst := map[string]*catalog.Item{}
@@ -145,7 +140,6 @@ func TestSetStockUpdatesCachedItemsWithoutALoad(t *testing.T) {
 	if dst["b"].Stock != 1 {
 		t.Fatalf("load that raced the update answered stock %d, want 1", dst["b"].Stock)
 	}
-	c.Wait()
 	l.during = nil
 	dst = map[string]*catalog.Item{}
 	if err := c.Get(t.Context(), []string{"b"}, dst); err != nil {
@@ -195,7 +189,6 @@ func TestItemsServeCachedEntriesWhenStoreFails(t *testing.T) {
 	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a"}, "b": {ID: "b"}}}
 	c, _ := newItems(t, l)
 	c.Get(t.Context(), []string{"a"}, map[string]*catalog.Item{})
-	c.Wait()
 	l.fail = true
 	dst := map[string]*catalog.Item{}
 	err := c.Get(t.Context(), []string{"a", "b"}, dst)

@@ -53,9 +53,7 @@ func BenchmarkItemsGetHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
 	c.Get(context.Background(), ids, map[string]*catalog.Item{})
-	c.Wait()
 	dst := make(map[string]*catalog.Item, 16)
 	batch := make([]string, 10)
 	b.ReportAllocs()

@@ -35,26 +35,22 @@ func (c *Items) Release(m *ItemsMark) { c.levels.end(m.stock) }
 // levels set since, except those invalidated since (an upsert: they load
 // on demand). It sets the stock levels in items, and the cached values
 // point into items, which the caller must not modify afterwards. It
-// returns how many it cached, once they are visible.
+// returns how many it cached.
 func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
 	at := c.levels.patch(m.stock, items)
 	cached := make([]string, 0, len(items))
 	for i := range items {
 		intern(&items[i])
 		id := items[i].ID
-		j := c.stripeIndex(id)
-		fresh := func() bool { return c.gens[j].Load() == m.gens[j] }
-		if fill(c.c.Set, c.c.Wait, c.c.Del, id, &items[i], fresh) {
+		k := c.t.key(id)
+		j := k.h % genStripes
+		if c.t.setIf(k, &items[i], func() bool { return c.gens[j].Load() == m.gens[j] }) {
 			cached = append(cached, id)
-			if len(cached)%fillWaitEvery == 0 {
-				c.c.Wait()
-			}
 		}
 	}
-	c.c.Wait()
 	n := len(cached)
 	c.levels.changedSince(at, cached, func(id string) {
-		c.c.Del(id)
+		c.del(id)
 		n--
 	})
 	return n

@@ -127,30 +127,24 @@ type Engine struct {
 // Close releases them.
 func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 	cfg = cfg.withDefaults()
+	if err := cfg.Ranker.Validate(); err != nil {
+		return nil, err
+	}
 	items, err := cache.NewItems(cfg.ItemCache, st.Items, set)
 	if err != nil {
 		return nil, err
 	}
 	lists, err := cache.NewLists(cfg.ListCache, set)
 	if err != nil {
-		items.Close()
 		return nil, err
 	}
 	vectors, err := cache.NewVectors(cfg.ItemCache, set)
 	if err != nil {
-		items.Close()
 		lists.Close()
 		return nil, err
 	}
 	sessions, err := session.New(cfg.MaxVisitors)
 	if err != nil {
-		items.Close()
-		lists.Close()
-		vectors.Close()
-		return nil, err
-	}
-	if err := cfg.Ranker.Validate(); err != nil {
-		items.Close()
 		lists.Close()
 		vectors.Close()
 		return nil, err
@@ -167,7 +161,6 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 // Close stops the caches' goroutines.
 func (e *Engine) Close() {
 	e.stopWarm()
-	e.items.Close()
 	e.lists.Close()
 	e.vectors.Close()
 }

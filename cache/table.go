@@ -1,0 +1,159 @@
+package cache
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+// table holds the item cache's values: plain maps in shards, each under
+// its own lock, evicting a random entry of a full shard.
+//
+// Not ristretto, unlike the list and vector caches. Every request looks
+// up a few hundred candidates, and ristretto counts each lookup for its
+// admission policy (a ring buffer, then a count-min sketch and a bloom
+// filter sized at ten counters per item the cache may hold, tens of
+// megabytes at the default size, so nearly every count misses the CPU
+// cache): profiled at 2,000 req/s, that bookkeeping took 14 % of the
+// server's CPU, more than the lookups themselves.
+// An admission policy pays when the values compete for room; a shop's
+// catalogue nearly always fits in the item cache (a million items by
+// default), and when it does not, a random eviction keeps the popular
+// items most of the time because they are reloaded at once.
+type table struct {
+	seed, checkSeed maphash.Seed
+	shards          []tableShard
+	mask            uint64
+	// per is the number of entries a shard holds before a new one evicts
+	// another: the table holds at most len(shards)*per.
+	per       int
+	evictions *metrics.Counter
+}
+
+type tableShard struct {
+	mu sync.RWMutex
+	// By the id's hash, not the id: a lookup by string compares the key's
+	// bytes, a cache miss per candidate (it was a tenth of the server's
+	// CPU); a second, independent hash tells the ids apart instead, as in
+	// ristretto.
+	m map[uint64]tableEntry
+	// Keeps each shard's lock on its own cache line: the two cores would
+	// otherwise invalidate each other's line on every read lock.
+	_ [32]byte
+}
+
+type tableEntry struct {
+	check uint64
+	it    *catalog.Item
+}
+
+// tableKey is an id's two hashes: h finds the entry, check confirms it is
+// the id's. Two ids share both with a probability of 2^-128.
+type tableKey struct{ h, check uint64 }
+
+// maxShards bounds the lock striping; minPerShard keeps small tables from
+// being cut into shards of one entry, where random eviction is no longer
+// random.
+const (
+	maxShards   = 256
+	minPerShard = 64
+)
+
+func newTable(max int64, evictions *metrics.Counter) *table {
+	n := 1
+	for n < maxShards && int64(n)*minPerShard < max {
+		n *= 2
+	}
+	t := &table{
+		seed: maphash.MakeSeed(), checkSeed: maphash.MakeSeed(), shards: make([]tableShard, n), mask: uint64(n - 1),
+		per: int((max + int64(n) - 1) / int64(n)), evictions: evictions,
+	}
+	for i := range t.shards {
+		t.shards[i].m = make(map[uint64]tableEntry)
+	}
+	return t
+}
+
+func (t *table) key(id string) tableKey {
+	return tableKey{maphash.String(t.seed, id), maphash.String(t.checkSeed, id)}
+}
+
+func (t *table) shard(k tableKey) *tableShard { return &t.shards[k.h&t.mask] }
+
+// get returns the cached value of the id of key k (nil: cached as
+// unknown).
+func (t *table) get(k tableKey) (*catalog.Item, bool) {
+	s := t.shard(k)
+	s.mu.RLock()
+	e, ok := s.m[k.h]
+	s.mu.RUnlock()
+	if !ok || e.check != k.check {
+		return nil, false
+	}
+	return e.it, true
+}
+
+// setIf caches it as id's value if fresh still holds under the shard's
+// lock: an invalidation that takes the lock after the check drops the
+// value; one before makes fresh false.
+func (t *table) setIf(k tableKey, it *catalog.Item, fresh func() bool) bool {
+	s := t.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !fresh() {
+		return false
+	}
+	if _, ok := s.m[k.h]; !ok && len(s.m) >= t.per {
+		// Map iteration starts at a random entry.
+		for k := range s.m {
+			delete(s.m, k)
+			break
+		}
+		t.evictions.Inc()
+	}
+	s.m[k.h] = tableEntry{check: k.check, it: it}
+	return true
+}
+
+// del drops the id of key k (and, if one shares its first hash, the
+// other id: it reloads).
+func (t *table) del(k tableKey) {
+	s := t.shard(k)
+	s.mu.Lock()
+	delete(s.m, k.h)
+	s.mu.Unlock()
+}
+
+// setStock replaces a cached item with a copy at the new stock level, and
+// drops an id cached as unknown (a stock update does not create an item,
+// but nothing stale should stay). An id not cached stays so.
+func (t *table) setStock(k tableKey, stock int) {
+	s := t.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[k.h]
+	switch {
+	case !ok:
+	case e.it == nil || e.check != k.check:
+		delete(s.m, k.h)
+	default:
+		cp := *e.it
+		cp.Stock = stock
+		s.m[k.h] = tableEntry{check: k.check, it: &cp}
+	}
+}
+
+// len is the number of cached ids.
+func (t *table) len() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
+}

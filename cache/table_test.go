@@ -1,0 +1,133 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/recs-server/recs/catalog"
+)
+
+func TestTableStaysWithinItsBoundAndCountsEvictions(t *testing.T) {
+	for _, max := range []int64{1, 10, 100, 3000, 100_000} {
+		ev := metrics.NewSet().GetOrCreateCounter("ev")
+		tb := newTable(max, ev)
+		bound := len(tb.shards) * tb.per
+		if int64(bound) < max || int64(bound) >= max+int64(len(tb.shards)) {
+			t.Fatalf("max %d: %d shards of %d hold %d, want max rounded up to whole shards", max, len(tb.shards), tb.per, bound)
+		}
+		always := func() bool { return true }
+		n := 3 * int(max)
+		for i := range n {
+			id := fmt.Sprint("item-", i)
+			it := &catalog.Item{ID: id}
+			tb.setIf(tb.key(id), it, always)
+			// The value just set is there, whatever was evicted for it.
+			if got, ok := tb.get(tb.key(id)); !ok || got != it {
+				t.Fatalf("max %d: %s not cached right after its set", max, id)
+			}
+		}
+		if l := tb.len(); l > bound || l < int(max)/2 {
+			t.Fatalf("max %d: %d entries after %d sets, want at most %d (and not mostly empty)", max, l, n, bound)
+		}
+		if got, want := int(ev.Get()), n-tb.len(); got != want {
+			t.Fatalf("max %d: %d evictions counted, want %d", max, got, want)
+		}
+	}
+}
+
+func TestTableSetStockReplacesOnlyCachedItems(t *testing.T) {
+	tb := newTable(100, metrics.NewSet().GetOrCreateCounter("ev"))
+	always := func() bool { return true }
+	orig := &catalog.Item{ID: "a", Title: "A", Stock: 5}
+	tb.setIf(tb.key("a"), orig, always)
+	tb.setIf(tb.key("ghost"), nil, always)
+	tb.setStock(tb.key("a"), 0)
+	tb.setStock(tb.key("ghost"), 3)
+	tb.setStock(tb.key("b"), 3)
+	if it, _ := tb.get(tb.key("a")); it.Stock != 0 || it.Title != "A" || orig.Stock != 5 {
+		t.Fatalf("a: %+v (the snapshot handed out before: %+v); want a new snapshot at stock 0", it, orig)
+	}
+	if _, ok := tb.get(tb.key("ghost")); ok {
+		t.Fatal("an id cached as unknown stayed cached after a stock update")
+	}
+	if _, ok := tb.get(tb.key("b")); ok {
+		t.Fatal("a stock update cached an item that was not cached")
+	}
+	if tb.setIf(tb.key("c"), &catalog.Item{ID: "c"}, func() bool { return false }) {
+		t.Fatal("setIf set a value that was no longer fresh")
+	}
+}
+
+// TestItemsConcurrentReadsAndWrites runs under the race detector in CI:
+// lookups, loads, stock updates, invalidations and evictions at once.
+func TestItemsConcurrentReadsAndWrites(t *testing.T) {
+	stored := map[string]catalog.Item{}
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = fmt.Sprint("item-", i)
+		stored[ids[i]] = catalog.Item{ID: ids[i], Stock: 1, Active: true}
+	}
+	var mu sync.Mutex
+	l := &countingLoader{items: stored}
+	c, err := NewItems(100, func(ctx context.Context, ids []string) ([]catalog.Item, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return l.load(ctx, ids)
+	}, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			dst := map[string]*catalog.Item{}
+			for i := range 2000 {
+				id := ids[(i*7+w*13)%len(ids)]
+				switch i % 10 {
+				case 0:
+					c.SetStock([]catalog.StockUpdate{{ItemID: id, Stock: i}})
+				case 1:
+					c.Invalidate(id)
+				default:
+					clear(dst)
+					if err := c.Get(t.Context(), []string{id, ids[i%len(ids)]}, dst); err != nil {
+						t.Error(err)
+						return
+					}
+					if dst[id] == nil || dst[id].ID != id {
+						t.Errorf("Get(%s) = %+v", id, dst[id])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := c.t.len(); n > len(c.t.shards)*c.t.per {
+		t.Fatalf("%d cached, bound %d", n, len(c.t.shards)*c.t.per)
+	}
+}
+
+// TestTableTellsIDsSharingAHashApart: two ids whose first hashes collide
+// never read each other's item; the later one replaces the other, which
+// reloads.
+func TestTableTellsIDsSharingAHashApart(t *testing.T) {
+	tb := newTable(100, metrics.NewSet().GetOrCreateCounter("ev"))
+	a, b := tableKey{h: 7, check: 1}, tableKey{h: 7, check: 2}
+	itA := &catalog.Item{ID: "a", Stock: 1}
+	tb.setIf(a, itA, func() bool { return true })
+	if it, ok := tb.get(b); ok {
+		t.Fatalf("b read a's entry: %+v", it)
+	}
+	tb.setStock(b, 0)
+	if _, ok := tb.get(a); ok {
+		t.Fatal("a stock update of b left a's entry, which shares its slot, in place")
+	}
+	if it, ok := tb.get(b); ok {
+		t.Fatalf("a stock update of an uncached id cached it: %+v", it)
+	}
+}
