@@ -35,10 +35,10 @@ type table struct {
 
 type tableShard struct {
 	mu sync.RWMutex
-	// By the id's hash, not the id: a lookup by string compares the key's
-	// bytes, a cache miss per candidate (it was a tenth of the server's
-	// CPU); a second, independent hash tells the ids apart instead, as in
-	// ristretto.
+	// By the id's hash, not the id, as in ristretto: a second, independent
+	// hash tells ids apart. In a profile, comparing string keys' bytes was
+	// most of a lookup by id (memory apart from the map's); by end-to-end
+	// server CPU per request the two are within the noise at 3,000 items.
 	m map[uint64]tableEntry
 	// Keeps each shard's lock on its own cache line: the two cores would
 	// otherwise invalidate each other's line on every read lock.
