@@ -17,8 +17,10 @@
 #   ingest-burst  200 requests/s of 50 events for 30 s
 #   stock-storm   the first RATE with 10 % stock batches for 30 s, freshness
 #                 probe
-# and prints the server's peak and current memory (VmHWM, VmRSS) and the
-# machine's load average after each. The generator draws items Zipf-skewed
+# and prints the server's peak and current memory (VmHWM, VmRSS), the CPU
+# recs and PostgreSQL used during the test (cores, and recs' CPU per
+# request sent; the generator prints its own) and the machine's load
+# average after each. The generator draws items Zipf-skewed
 # in the order of the shop's imported history (most named in its events
 # first, then by id; $OUT/catalog.txt): a shop's traffic today follows its
 # traffic of the past weeks, which is what the server's warm-up and
@@ -95,7 +97,22 @@ ids) TRAFFIC_FLAGS=(-items "$ITEMS") ;;
 esac
 say "traffic: items drawn in ${TRAFFIC} order"
 
-# run NAME LOADTEST-FLAGS...: a fresh server, one load test, its memory.
+# ticks PID...: CPU time (user + system, in clock ticks) the processes
+# have used so far.
+ticks() {
+	local t=0 p s
+	for p in "$@"; do
+		s=$(awk '{print $14 + $15}' "/proc/${p}/stat" 2>/dev/null) || s=0
+		t=$((t + ${s:-0}))
+	done
+	echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
+# run NAME LOADTEST-FLAGS...: a fresh server, one load test, its memory,
+# and who used the CPU during the test: at rates near the machine's limit
+# the tail varies from run to run, and the CPU per request tells a slower
+# build from a busier machine.
 run() {
 	local name=$1
 	shift
@@ -108,9 +125,23 @@ run() {
 		sleep 0.1
 	done
 	say "$name: loadtest $*"
+	local -a pg
+	local t0 s0 p0 t1 s1 p1 sent
+	# The cluster's processes, whoever runs it (its backends stay up: the
+	# server keeps its pool's connections open).
+	mapfile -t pg < <(pgrep -x postgres)
+	t0=$(date +%s.%N) s0=$(ticks "$SERVER") p0=$(ticks "${pg[@]}")
 	"$OUT/loadtest" -target "http://127.0.0.1:${PORT}" "${TRAFFIC_FLAGS[@]}" -json "$OUT/${name}.json" "$@" >"$OUT/${name}.txt" 2>&1 || true
+	t1=$(date +%s.%N) s1=$(ticks "$SERVER") p1=$(ticks "${pg[@]}")
 	tee -a "$OUT/summary.txt" <"$OUT/${name}.txt"
 	echo "server memory: $(grep -E '^Vm(HWM|RSS)' "/proc/${SERVER}/status" | tr -s ' \t\n' ' ')" | tee -a "$OUT/summary.txt"
+	sent=$(sed -n 's/^generator: \([0-9]*\) requests sent.*/\1/p' "$OUT/${name}.txt")
+	awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v n="${sent:-0}" 'BEGIN {
+		d = t1 - t0
+		printf "cpu during the test: recs %.2f cores, postgres %.2f cores", s / hz / d, p / hz / d
+		if (n > 0) printf "; recs %.0f us per request sent", s / hz / n * 1e6
+		printf "\n"
+	}' | tee -a "$OUT/summary.txt"
 	stop_server
 }
 
