@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 
@@ -65,4 +66,48 @@ func BenchmarkItemsGetHit(b *testing.B) {
 		clear(dst)
 		c.Get(context.Background(), batch, dst)
 	}
+}
+
+// BenchmarkItemsGetHitLarge looks up 100 ids at a time, at random, among
+// 100,000 cached items in a cache of the server's default size (a
+// million): the lookups a request makes, where the cache's own memory
+// (the table, or ristretto's admission counters) no longer fits the CPU's
+// caches. Run with -cpu 2 to include the contention of two cores.
+func BenchmarkItemsGetHitLarge(b *testing.B) {
+	const n = 100_000
+	items := make(map[string]catalog.Item, n)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "item-" + strconv.Itoa(i)
+		items[ids[i]] = catalog.Item{ID: ids[i], Stock: 1}
+	}
+	l := &countingLoader{items: items}
+	set := metrics.NewSet()
+	c, err := NewItems(1_000_000, l.load, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Filled in chunks, as a warm-up does.
+	for lo := 0; lo < n; lo += 1000 {
+		if err := c.Get(context.Background(), ids[lo:lo+1000], map[string]*catalog.Item{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	misses := set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`)
+	before := misses.Get()
+	b.Cleanup(func() { b.ReportMetric(float64(misses.Get()-before)/float64(b.N), "misses/op") })
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		dst := make(map[string]*catalog.Item, 128)
+		batch := make([]string, 100)
+		for pb.Next() {
+			for j := range batch {
+				batch[j] = ids[rng.IntN(n)]
+			}
+			clear(dst)
+			c.Get(context.Background(), batch, dst)
+		}
+	})
 }
