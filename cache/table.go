@@ -17,8 +17,8 @@ import (
 // admission policy (a ring buffer, then a count-min sketch and a bloom
 // filter sized at ten counters per item the cache may hold, tens of
 // megabytes at the default size, so nearly every count misses the CPU
-// cache): profiled at 2,000 req/s, that bookkeeping took 14 % of the
-// server's CPU, more than the lookups themselves.
+// cache): profiled at 2,000 req/s, that bookkeeping took 11-14 % of the
+// server's CPU, about as much as the lookups themselves.
 // An admission policy pays when the values compete for room; a shop's
 // catalogue nearly always fits in the item cache (a million items by
 // default), and when it does not, a random eviction keeps the popular
