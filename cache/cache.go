@@ -39,8 +39,8 @@ type Items struct {
 	loads, loadErr *metrics.Counter
 }
 
-// NewItems returns a cache of at most about maxItems items (the bound is
-// rounded up to a whole number per lock stripe).
+// NewItems returns a cache of about maxItems items at most (over by at
+// most its number of lock stripes, 256, for a moment).
 func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error) {
 	if maxItems <= 0 {
 		return nil, fmt.Errorf("item cache: size %d, want > 0", maxItems)

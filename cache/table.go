@@ -3,6 +3,7 @@ package cache
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // table holds the item cache's values: plain maps in shards, each under
-// its own lock, evicting a random entry of a full shard.
+// its own lock; when the table is full, a new entry replaces a random one
+// of its shard.
 //
 // Not ristretto, unlike the list and vector caches. Every request looks
 // up a few hundred candidates, and ristretto counts each lookup for its
@@ -27,9 +29,11 @@ type table struct {
 	seed, checkSeed maphash.Seed
 	shards          []tableShard
 	mask            uint64
-	// per is the number of entries a shard holds before a new one evicts
-	// another: the table holds at most len(shards)*per.
-	per       int
+	// max bounds the entries of all shards together, counted in n: a
+	// bound per shard would evict early, as ids do not spread evenly (a
+	// cache sized to the catalogue lost a few per cent of it that way).
+	max       int64
+	n         atomic.Int64
 	evictions *metrics.Counter
 }
 
@@ -55,8 +59,8 @@ type tableEntry struct {
 type tableKey struct{ h, check uint64 }
 
 // maxShards bounds the lock striping; minPerShard keeps small tables from
-// being cut into shards of one entry, where random eviction is no longer
-// random.
+// being cut into shards of a few entries, where a full table's new entry
+// would find nothing to evict in its shard.
 const (
 	maxShards   = 256
 	minPerShard = 64
@@ -69,7 +73,7 @@ func newTable(max int64, evictions *metrics.Counter) *table {
 	}
 	t := &table{
 		seed: maphash.MakeSeed(), checkSeed: maphash.MakeSeed(), shards: make([]tableShard, n), mask: uint64(n - 1),
-		per: int((max + int64(n) - 1) / int64(n)), evictions: evictions,
+		max: max, evictions: evictions,
 	}
 	for i := range t.shards {
 		t.shards[i].m = make(map[uint64]tableEntry)
@@ -106,13 +110,20 @@ func (t *table) setIf(k tableKey, it *catalog.Item, fresh func() bool) bool {
 	if !fresh() {
 		return false
 	}
-	if _, ok := s.m[k.h]; !ok && len(s.m) >= t.per {
-		// Map iteration starts at a random entry.
-		for k := range s.m {
-			delete(s.m, k)
-			break
+	if _, ok := s.m[k.h]; !ok {
+		// When full, the new entry replaces a random one of its shard
+		// (map iteration starts at a random entry); if the shard has none,
+		// the table goes over by one until a delete: the bound is exceeded
+		// by at most the number of shards.
+		if t.n.Load() >= t.max && len(s.m) > 0 {
+			for old := range s.m {
+				delete(s.m, old)
+				break
+			}
+			t.evictions.Inc()
+		} else {
+			t.n.Add(1)
 		}
-		t.evictions.Inc()
 	}
 	s.m[k.h] = tableEntry{check: k.check, it: it}
 	return true
@@ -123,8 +134,16 @@ func (t *table) setIf(k tableKey, it *catalog.Item, fresh func() bool) bool {
 func (t *table) del(k tableKey) {
 	s := t.shard(k)
 	s.mu.Lock()
-	delete(s.m, k.h)
+	t.drop(s, k.h)
 	s.mu.Unlock()
+}
+
+// drop deletes an entry of s, which the caller has locked.
+func (t *table) drop(s *tableShard, h uint64) {
+	if _, ok := s.m[h]; ok {
+		delete(s.m, h)
+		t.n.Add(-1)
+	}
 }
 
 // setStock replaces a cached item with a copy at the new stock level, and
@@ -138,7 +157,7 @@ func (t *table) setStock(k tableKey, stock int) {
 	switch {
 	case !ok:
 	case e.it == nil || e.check != k.check:
-		delete(s.m, k.h)
+		t.drop(s, k.h)
 	default:
 		cp := *e.it
 		cp.Stock = stock
@@ -147,13 +166,4 @@ func (t *table) setStock(k tableKey, stock int) {
 }
 
 // len is the number of cached ids.
-func (t *table) len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (t *table) len() int { return int(t.n.Load()) }

@@ -15,13 +15,18 @@ func TestTableStaysWithinItsBoundAndCountsEvictions(t *testing.T) {
 	for _, max := range []int64{1, 10, 100, 3000, 100_000} {
 		ev := metrics.NewSet().GetOrCreateCounter("ev")
 		tb := newTable(max, ev)
-		bound := len(tb.shards) * tb.per
-		if int64(bound) < max || int64(bound) >= max+int64(len(tb.shards)) {
-			t.Fatalf("max %d: %d shards of %d hold %d, want max rounded up to whole shards", max, len(tb.shards), tb.per, bound)
-		}
 		always := func() bool { return true }
+		// Filled to its size: nothing is evicted, however unevenly the
+		// ids fall into shards.
+		for i := range max {
+			id := fmt.Sprint("item-", i)
+			tb.setIf(tb.key(id), &catalog.Item{ID: id}, always)
+		}
+		if tb.len() != int(max) || ev.Get() != 0 {
+			t.Fatalf("max %d: %d entries, %d evicted after %d sets; want all kept", max, tb.len(), ev.Get(), max)
+		}
 		n := 3 * int(max)
-		for i := range n {
+		for i := int(max); i < n; i++ {
 			id := fmt.Sprint("item-", i)
 			it := &catalog.Item{ID: id}
 			tb.setIf(tb.key(id), it, always)
@@ -30,11 +35,31 @@ func TestTableStaysWithinItsBoundAndCountsEvictions(t *testing.T) {
 				t.Fatalf("max %d: %s not cached right after its set", max, id)
 			}
 		}
-		if l := tb.len(); l > bound || l < int(max)/2 {
-			t.Fatalf("max %d: %d entries after %d sets, want at most %d (and not mostly empty)", max, l, n, bound)
+		entries := 0
+		for i := range tb.shards {
+			entries += len(tb.shards[i].m)
+		}
+		if entries != tb.len() {
+			t.Fatalf("max %d: %d entries in the shards, %d counted", max, entries, tb.len())
+		}
+		if l := tb.len(); int64(l) > max+int64(len(tb.shards)) || int64(l) < max {
+			t.Fatalf("max %d: %d entries after %d sets, want %d to %d", max, l, n, max, max+int64(len(tb.shards)))
 		}
 		if got, want := int(ev.Get()), n-tb.len(); got != want {
 			t.Fatalf("max %d: %d evictions counted, want %d", max, got, want)
+		}
+		// Deletes free room: the next sets evict nothing.
+		for i := range 10 {
+			id := fmt.Sprint("item-", n-1-i)
+			tb.del(tb.key(id))
+		}
+		before := ev.Get()
+		for i := range min(10, tb.max-int64(tb.len())) {
+			id := fmt.Sprint("new-", i)
+			tb.setIf(tb.key(id), &catalog.Item{ID: id}, always)
+		}
+		if ev.Get() != before {
+			t.Fatalf("max %d: sets after deletes evicted %d", max, ev.Get()-before)
 		}
 	}
 }
@@ -107,8 +132,12 @@ func TestItemsConcurrentReadsAndWrites(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := c.t.len(); n > len(c.t.shards)*c.t.per {
-		t.Fatalf("%d cached, bound %d", n, len(c.t.shards)*c.t.per)
+	entries := 0
+	for i := range c.t.shards {
+		entries += len(c.t.shards[i].m)
+	}
+	if n := c.t.len(); n != entries || int64(n) > c.t.max+int64(len(c.t.shards)) {
+		t.Fatalf("%d cached, %d counted, bound %d", entries, n, c.t.max)
 	}
 }
 
