@@ -23,8 +23,8 @@ import (
 // server's CPU, about as much as the lookups themselves.
 // An admission policy pays when the values compete for room; a shop's
 // catalogue nearly always fits in the item cache (a million items by
-// default), and when it does not, a random eviction keeps the popular
-// items most of the time because they are reloaded at once.
+// default); when it does not, a popular item evicted at random costs one
+// reload at its next request (the hit rate then is not measured).
 type table struct {
 	seed, checkSeed maphash.Seed
 	shards          []tableShard
