@@ -86,31 +86,26 @@ func (b *Batcher) Submit(ctx context.Context, events []catalog.Event) error {
 
 // loop is one writer: it takes the next request and whatever else is
 // queued behind it, and writes them together.
-func (b *Batcher) loop() {
-	var batch []catalog.Event
-	var waiting []*request
-	for {
-		var ok bool
-		if waiting, batch, ok = b.queue.next(waiting, batch, b.maxBatch); !ok {
-			return
-		}
-		// A write is not tied to one request's deadline: it serves them all.
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-		_, err := b.store.AppendEvents(ctx, batch)
-		cancel()
-		b.writeTime.UpdateDuration(start)
-		b.batches.Inc()
-		b.batchSize.Update(float64(len(batch)))
-		if err != nil {
-			b.failures.Inc()
-			err = fmt.Errorf("store events: %w", err)
-		} else {
-			b.events.Add(len(batch))
-		}
-		for _, w := range waiting {
-			w.done <- err
-		}
+func (b *Batcher) loop() { b.queue.serve(b.maxBatch, b.write) }
+
+// write stores one group of events and answers its requests.
+func (b *Batcher) write(waiting []*request, batch []catalog.Event) {
+	// A write is not tied to one request's deadline: it serves them all.
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	_, err := b.store.AppendEvents(ctx, batch)
+	cancel()
+	b.writeTime.UpdateDuration(start)
+	b.batches.Inc()
+	b.batchSize.Update(float64(len(batch)))
+	if err != nil {
+		b.failures.Inc()
+		err = fmt.Errorf("store events: %w", err)
+	} else {
+		b.events.Add(len(batch))
+	}
+	for _, w := range waiting {
+		w.done <- err
 	}
 }
 

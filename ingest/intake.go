@@ -59,6 +59,21 @@ func (q *intake[R, T]) next(group []R, batch []T, max int) ([]R, []T, bool) {
 	return group, batch, true
 }
 
+// serve runs a writer until the intake is closed and empty: it writes
+// each group of queued requests, with their parts, at most max parts at a
+// time (a larger request is written alone).
+func (q *intake[R, T]) serve(max int, write func(group []R, batch []T)) {
+	var group []R
+	var batch []T
+	for {
+		var ok bool
+		if group, batch, ok = q.next(group, batch, max); !ok {
+			return
+		}
+		write(group, batch)
+	}
+}
+
 // close refuses new requests; the queued ones are still taken.
 func (q *intake[R, T]) close() {
 	q.mu.Lock()

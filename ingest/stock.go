@@ -104,19 +104,11 @@ func (w *StockWriter) Submit(ctx context.Context, actor string, updates []catalo
 
 func (w *StockWriter) loop() {
 	defer close(w.done)
-	var batch []catalog.StockUpdate
-	var waiting []*stockRequest
-	for {
-		var ok bool
-		if waiting, batch, ok = w.queue.next(waiting, batch, w.maxUpdates); !ok {
-			return
-		}
-		w.write(batch, waiting)
-	}
+	w.queue.serve(w.maxUpdates, w.write)
 }
 
 // write stores one group and answers its requests.
-func (w *StockWriter) write(batch []catalog.StockUpdate, waiting []*stockRequest) {
+func (w *StockWriter) write(waiting []*stockRequest, batch []catalog.StockUpdate) {
 	// A write is not tied to one request's deadline: it serves them all.
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
