@@ -62,14 +62,17 @@ func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error)
 // returns what the cache had, with the error.
 func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.Item) error {
 	var missing []string
+	var keys []tableKey
 	hits := 0
 	for _, id := range ids {
 		if _, done := dst[id]; done {
 			continue
 		}
-		it, ok := c.t.get(c.t.key(id))
+		k := c.t.key(id)
+		it, ok := c.t.get(k)
 		if !ok {
 			missing = append(missing, id)
+			keys = append(keys, k)
 			continue
 		}
 		hits++
@@ -88,11 +91,9 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 	// passes first, the load still finishes and fills the cache, so a cold
 	// cache warms under load instead of timing out forever.
 	done := make(chan loaded, 1)
-	keys := make([]tableKey, len(missing))
 	gens := make([]uint64, len(missing))
-	for i, id := range missing {
-		keys[i] = c.t.key(id)
-		gens[i] = c.stripe(keys[i]).Load()
+	for i, k := range keys {
+		gens[i] = c.stripe(k).Load()
 	}
 	start := c.levels.begin()
 	go func() {

@@ -6,8 +6,8 @@ import "github.com/recs-server/recs/catalog"
 // puts them in the cache, unless an invalidation since the read began
 // made them stale.
 
-// fillWaitEvery is how many values a fill sets before waiting for the
-// cache to apply them: ristretto drops sets when its buffer (32k) is
+// fillWaitEvery is how many values a Derived fill sets before waiting for
+// the cache to apply them: ristretto drops sets when its buffer (32k) is
 // full, and a warm-up sets tens of thousands at once.
 const fillWaitEvery = 4096
 
@@ -65,13 +65,12 @@ func (c *Derived[V]) Gen() uint64 { return c.gen.Load() }
 // since, as those may be stale. It returns how many it cached, once they
 // are visible.
 func (c *Derived[V]) Fill(gen uint64, keys []string, vals []V) int {
-	fresh := func() bool { return c.gen.Load() == gen }
 	n := 0
 	for i, key := range keys {
-		if !fresh() {
+		if c.gen.Load() != gen {
 			break // and so are all the rest
 		}
-		if !fill(c.c.Set, c.c.Wait, c.c.Del, key, vals[i], fresh) {
+		if !c.fillOne(gen, key, vals[i]) {
 			continue
 		}
 		n++
@@ -83,22 +82,20 @@ func (c *Derived[V]) Fill(gen uint64, keys []string, vals []V) int {
 	return n
 }
 
-// fill sets one value if it is fresh. An invalidation between the check
-// and the set would leave the stale value cached, so it checks again
-// after and drops the value then (it loads on demand). A set dropped
-// because ristretto's buffer is full is tried once more after it drains.
-func fill[V any](set func(string, V, int64) bool, wait func(), del func(string), key string, v V, fresh func() bool) bool {
-	if !fresh() {
-		return false
-	}
-	if !set(key, v, 1) {
-		wait()
-		if !set(key, v, 1) {
+// fillOne sets one value read at gen. An invalidation between the
+// caller's check and the set would leave the stale value cached, so it
+// checks again after and drops the value then (it loads on demand). A set
+// dropped because ristretto's buffer is full is tried once more after it
+// drains.
+func (c *Derived[V]) fillOne(gen uint64, key string, v V) bool {
+	if !c.c.Set(key, v, 1) {
+		c.c.Wait()
+		if !c.c.Set(key, v, 1) {
 			return false
 		}
 	}
-	if !fresh() {
-		del(key)
+	if c.gen.Load() != gen {
+		c.c.Del(key)
 		return false
 	}
 	return true
