@@ -147,6 +147,16 @@ func appendFloat(dst []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// htmlSafe says which ASCII bytes appendString copies as they are: one
+// table load per byte instead of six compares, on the path that copies
+// every title and URL of every response.
+var htmlSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := byte(0x20); b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // appendString quotes s as encoding/json does, HTML-safe: <, > and & are
 // escaped, as are U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
 func appendString(dst []byte, s string) []byte {
@@ -154,7 +164,7 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if htmlSafe[b] {
 				i++
 				continue
 			}
