@@ -57,28 +57,48 @@ func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error)
 	return c, nil
 }
 
-// Get adds to dst the items among ids that exist (unknown ids are left
-// out), loading all misses with one store call. On a store error it
-// returns what the cache had, with the error.
+// Get adds to dst the items among ids that exist and dst lacks (unknown
+// ids are left out), as Fetch reads them.
 func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.Item) error {
+	want := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, done := dst[id]; !done {
+			want = append(want, id)
+		}
+	}
+	got := make([]*catalog.Item, len(want))
+	err := c.Fetch(ctx, want, got)
+	for i, it := range got {
+		if it != nil {
+			dst[want[i]] = it
+		}
+	}
+	return err
+}
+
+// Fetch sets dst[i] to the item ids[i] names, nil for an unknown id,
+// loading all misses with one store call. On a store error the misses are
+// nil and it returns the error with what the cache had. dst must be as
+// long as ids. It is Get without a map: ranking reads some hundred and
+// fifty items per request, and a map insert and lookup per item cost more
+// than the cache lookup itself.
+func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) error {
+	dst = dst[:len(ids)]
 	var missing []string
 	var keys []tableKey
+	var at []int
 	hits := 0
-	for _, id := range ids {
-		if _, done := dst[id]; done {
-			continue
-		}
+	for i, id := range ids {
 		k := c.t.key(id)
 		it, ok := c.t.get(k)
+		dst[i] = it // nil if unknown, or not cached yet
 		if !ok {
 			missing = append(missing, id)
 			keys = append(keys, k)
+			at = append(at, i)
 			continue
 		}
 		hits++
-		if it != nil {
-			dst[id] = it
-		}
 	}
 	// One atomic add per call, not per item: the counter is shared by
 	// every request.
@@ -119,15 +139,15 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 			c.t.setIf(keys[i], byID[id], func() bool { return g.Load() == gens[i] })
 		}
 		c.levels.changedSince(at, missing, c.del)
-		done <- loaded{items: items}
+		done <- loaded{byID: byID}
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
 			return fmt.Errorf("load items: %w", r.err)
 		}
-		for i := range r.items {
-			dst[r.items[i].ID] = &r.items[i]
+		for j, i := range at {
+			dst[i] = r.byID[missing[j]]
 		}
 		return nil
 	case <-ctx.Done():
@@ -136,8 +156,8 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 }
 
 type loaded struct {
-	items []catalog.Item
-	err   error
+	byID map[string]*catalog.Item // read-only once sent
+	err  error
 }
 
 // LoadTimeout bounds a cache fill from the store, which may outlive the

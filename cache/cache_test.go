@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,5 +264,51 @@ func TestConcurrentMissesShareOneLoadThatOutlivesTheRequest(t *testing.T) {
 	}
 	if n := loads.Load(); n != 1 {
 		t.Fatalf("%d loads for 21 requests of one key, want 1", n)
+	}
+}
+
+// Fetch answers by position: duplicates and unknown ids included, hits
+// and misses (one store call) alike.
+func TestItemsFetchByPosition(t *testing.T) {
+	l := &countingLoader{items: map[string]catalog.Item{"a": {ID: "a", Stock: 1}, "b": {ID: "b", Stock: 2}}}
+	c, _ := newItems(t, l)
+	if err := c.Get(t.Context(), []string{"a"}, map[string]*catalog.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"b", "ghost", "a", "b"}
+	dst := []*catalog.Item{{ID: "stale"}, {ID: "stale"}, nil, nil}
+	if err := c.Fetch(t.Context(), ids, dst); err != nil {
+		t.Fatal(err)
+	}
+	stock := func() []int {
+		var out []int
+		for _, it := range dst {
+			if it == nil {
+				out = append(out, -1)
+			} else {
+				out = append(out, it.Stock)
+			}
+		}
+		return out
+	}
+	if got, want := stock(), []int{2, -1, 1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("stock by position %v, want %v", got, want)
+	}
+	if l.calls != 2 {
+		t.Fatalf("store called %d times, want 2 (a, then the misses of one Fetch)", l.calls)
+	}
+	// From the cache now, unknown id included.
+	clear(dst)
+	if err := c.Fetch(t.Context(), ids, dst); err != nil || l.calls != 2 {
+		t.Fatalf("err %v, %d store calls", err, l.calls)
+	}
+	if got, want := stock(), []int{2, -1, 1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("cached: stock by position %v, want %v", got, want)
+	}
+	// A failed load leaves the misses nil and says so.
+	l.fail = true
+	dst = make([]*catalog.Item, 2)
+	if err := c.Fetch(t.Context(), []string{"a", "new"}, dst); err == nil || dst[0] == nil || dst[1] != nil {
+		t.Fatalf("err %v, got %v; want the error, a from the cache, new nil", err, dst)
 	}
 }

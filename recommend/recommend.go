@@ -467,10 +467,15 @@ type page struct {
 	// Buffers of the modules, reused one module after another.
 	idx       []int32
 	own, fill []candidate
-	// items are the page's items read so far: modules share candidates,
-	// and each is read from the item cache once per page.
-	items      map[string]*catalog.Item
+	// item and read are the page's items by slot, and whether the slot's
+	// item was read: modules share candidates, and each is read from the
+	// item cache once per page. batch and batchAt are a read's ids and
+	// their slots, got what it returns.
+	item       []*catalog.Item
+	read       []bool
 	batch      []string
+	batchAt    []int32
+	got        []*catalog.Item
 	candidates []ranker.Candidate
 	rank       ranker.Scratch
 }
@@ -486,10 +491,7 @@ func (e *Engine) newPage(srcs []source, lists [][]catalog.Scored) *page {
 	p.srcs, p.lists = srcs, lists
 	clear(p.slot)
 	p.ids, p.hits, p.at = p.ids[:0], p.hits[:0], p.at[:0]
-	if p.items == nil {
-		p.items = make(map[string]*catalog.Item, e.cfg.RankDepth)
-	}
-	clear(p.items)
+	p.item, p.read = p.item[:0], p.read[:0]
 	p.starts = p.starts[:0]
 lists:
 	for i, l := range lists {
@@ -527,7 +529,10 @@ func (e *Engine) release(p *page) {
 		return
 	}
 	p.srcs, p.lists = nil, nil
-	clear(p.candidates[:cap(p.candidates)]) // drop item pointers
+	// Drop item pointers, so a pooled page keeps no item alive.
+	clear(p.candidates[:cap(p.candidates)])
+	clear(p.item[:cap(p.item)])
+	clear(p.got[:cap(p.got)])
 	e.pages.Put(p)
 }
 
@@ -542,6 +547,19 @@ func (p *page) slotOf(id string) int32 {
 		return j
 	}
 	return -1
+}
+
+// slotFor is an item's slot, a new one without hits if no list of the
+// page has it (a pinned item), so every ranked candidate has one.
+func (p *page) slotFor(id string) int32 {
+	if j, ok := p.slot[id]; ok {
+		return j
+	}
+	j := int32(len(p.ids))
+	p.slot[id] = j
+	p.ids = append(p.ids, id)
+	p.hits = append(p.hits, ranker.NoHits)
+	return j
 }
 
 func (p *page) hitsAt(j int32) [ranker.NumSources]ranker.Hit {
@@ -644,7 +662,7 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 		// Pinned items rank only if they are candidates.
 		withPins := make([]candidate, 0, len(pins)+len(own))
 		for _, pin := range pins {
-			withPins = append(withPins, candidate{id: pin, slot: p.slotOf(pin)})
+			withPins = append(withPins, candidate{id: pin, slot: p.slotFor(pin)})
 		}
 		own = append(withPins, own...)
 	}
@@ -661,7 +679,9 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 // The first ordered candidates (pins) come first as they are; the rest in
 // fused score order. It appends the result to dst.
 func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, ordered int, p *page, lo int, rc *ranker.Context, dst []Item) []Item {
-	items := p.items
+	for len(p.item) < len(p.ids) {
+		p.item, p.read = append(p.item, nil), append(p.read, false)
+	}
 	rcs := p.candidates[:0]
 	var ranked []ranker.Ranked
 	for depth := min(len(cands), e.cfg.RankDepth); ; depth = min(len(cands), 2*depth) {
@@ -669,18 +689,27 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 			partial.SortPrefix(cands[ordered:], depth-ordered, byScore)
 			ordered = depth
 		}
-		p.batch = p.batch[:0]
+		p.batch, p.batchAt = p.batch[:0], p.batchAt[:0]
 		for _, c := range cands[len(rcs):depth] {
-			if _, ok := items[c.id]; !ok {
+			if !p.read[c.slot] {
+				p.read[c.slot] = true // once per read, if a pin is also a candidate
 				p.batch = append(p.batch, c.id)
+				p.batchAt = append(p.batchAt, c.slot)
 			}
 		}
-		if err := e.items.Get(ctx, p.batch, items); err != nil {
+		p.got = slices.Grow(p.got[:0], len(p.batch))[:len(p.batch)]
+		err := e.items.Fetch(ctx, p.batch, p.got)
+		if err != nil {
 			// Go on with the cached items: a degraded module beats none.
 			e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 		}
+		for i, j := range p.batchAt {
+			p.item[j] = p.got[i]
+			// What a failed read left out, a later module tries again.
+			p.read[j] = err == nil || p.got[i] != nil
+		}
 		for _, c := range cands[len(rcs):depth] {
-			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: items[c.id], Hits: p.hitsAt(c.slot), Prior: c.score})
+			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: p.item[c.slot], Hits: p.hitsAt(c.slot), Prior: c.score})
 		}
 		ranked = rk.Rank(rc, id, rcs, limit, &p.rank)
 		if len(ranked) >= limit || depth == len(cands) {
@@ -698,8 +727,8 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 // without what may not be shown.
 func (e *Engine) ordered(ctx context.Context, id, reason string, limit int, ids []string, rc *ranker.Context) Module {
 	m := Module{ID: id, Items: make([]Item, 0, limit)}
-	items := make(map[string]*catalog.Item, len(ids))
-	if err := e.items.Get(ctx, ids, items); err != nil {
+	items := make([]*catalog.Item, len(ids))
+	if err := e.items.Fetch(ctx, ids, items); err != nil {
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 	}
 	rk := e.rank.Load()
@@ -707,7 +736,7 @@ func (e *Engine) ordered(ctx context.Context, id, reason string, limit int, ids 
 		if len(m.Items) == limit {
 			break
 		}
-		cand := ranker.Candidate{ID: x, Item: items[x]}
+		cand := ranker.Candidate{ID: x, Item: items[i]}
 		if rk.Drop(rc, &cand) == "" {
 			m.Items = append(m.Items, display(cand.Item, 1/float64(i+1), []string{reason}))
 		}
@@ -772,12 +801,12 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors []*catalog
 		for i, x := range recent {
 			ids[i] = x.ItemID
 		}
-		items := make(map[string]*catalog.Item, len(ids))
-		_ = e.items.Get(ctx, ids, items) // affinities from what is cached; a miss only weakens them
+		items := make([]*catalog.Item, len(ids))
+		_ = e.items.Fetch(ctx, ids, items) // affinities from what is cached; a miss only weakens them
 		rc.Recent = make([]ranker.Interaction, len(recent))
 		for i, x := range recent {
 			rc.Recent[i] = ranker.Interaction{ItemID: x.ItemID, Type: x.Type, Time: x.Time}
-			if it := items[x.ItemID]; it != nil {
+			if it := items[i]; it != nil {
 				rc.Recent[i].Category, rc.Recent[i].Brand = topCategory(it), it.Brand
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/ranker"
 )
 
 type fixture struct {
@@ -37,6 +38,11 @@ func scored(ids ...string) []catalog.Scored {
 // newFixture publishes a small shop: a1's co-views and co-purchases, and
 // popularity lists, with some items out of stock or inactive.
 func newFixture(t *testing.T, st Store) *fixture {
+	t.Helper()
+	return newFixtureConfig(t, st, Config{SourceBudget: time.Second, MaxMove: 2, ItemCache: 100, ListCache: 100, MaxVisitors: 1000})
+}
+
+func newFixtureConfig(t *testing.T, st Store, cfg Config) *fixture {
 	t.Helper()
 	ms := memstore.New()
 	items := []catalog.Item{
@@ -66,7 +72,7 @@ func newFixture(t *testing.T, st Store) *fixture {
 		st = ms
 	}
 	set := metrics.NewSet()
-	e, err := New(Config{SourceBudget: time.Second, MaxMove: 2, ItemCache: 100, ListCache: 100, MaxVisitors: 1000}, st, set)
+	e, err := New(cfg, st, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,5 +356,32 @@ func TestSessionVectorSearchIsReusedForTheSameRecentItems(t *testing.T) {
 	home("s1")
 	if n := st.searches.Load(); n != 2 {
 		t.Fatalf("%d searches after a new view, want 2", n)
+	}
+}
+
+// Pinned items come first in their configured order, whether or not a
+// list of the page proposes them, and still pass the filters.
+func TestPinsComeFirstAndAreFiltered(t *testing.T) {
+	f := newFixtureConfig(t, nil, Config{SourceBudget: time.Second, ItemCache: 100, ListCache: 100, MaxVisitors: 1000,
+		// b2 is inactive; p1 is in no list of the page; a2 is a1's co-view.
+		Ranker: ranker.Config{Pins: map[string][]string{"similar": {"b2", "p1", "a2"}}}})
+	if err := f.st.UpsertItems(t.Context(), []catalog.Item{item("p1", "Toys", 5)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second from warm caches
+		mods, err := f.engine.PDP(t.Context(), Request{ItemID: "a1", SessionID: "s1", Limit: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ids(mods[0].Items)
+		if len(got) < 2 || got[0] != "p1" || got[1] != "a2" || slices.Contains(got, "b2") {
+			t.Fatalf("similar = %v, want p1, a2 first and no b2", got)
+		}
+		if r := mods[0].Items[0].Reasons; !slices.Contains(r, "pinned") {
+			t.Fatalf("p1's reasons %v lack pinned", r)
+		}
+		if slices.Contains(ids(mods[1].Items), "p1") {
+			t.Fatalf("bought_together %v has p1, pinned only in similar", ids(mods[1].Items))
+		}
 	}
 }
