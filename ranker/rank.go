@@ -245,6 +245,8 @@ type Scratch struct {
 	vecs   []Vector
 	kept   []scored
 	out    []Ranked
+	// reasons backs the Reasons of out.
+	reasons []string
 	// ordered is how many of ranked are sorted.
 	ordered int
 	counts  map[string]int
@@ -253,7 +255,8 @@ type Scratch struct {
 // Rank drops the candidates that may not be shown, scores the rest for
 // the module and returns the best limit, pins first, with at most
 // MaxPerCategory per category and MaxPerBrand per brand unless the module
-// would otherwise be short. The result aliases s.
+// would otherwise be short. The result, Reasons included, aliases s: the
+// next Rank with s overwrites it.
 func (r *Ranker) Rank(c *Context, module string, cands []Candidate, limit int, s *Scratch) []Ranked {
 	s.ranked = s.ranked[:0]
 	if cap(s.vecs) < len(cands) {
@@ -277,7 +280,7 @@ func (r *Ranker) Rank(c *Context, module string, cands []Candidate, limit int, s
 	// and more only if it reads further.
 	s.ordered = min(len(s.ranked), 2*limit)
 	partial.SortPrefix(s.ranked, s.ordered, byScore)
-	s.out = s.out[:0]
+	s.out, s.reasons = s.out[:0], s.reasons[:0]
 	for _, k := range r.diversify(cands, s, limit) {
 		s.out = append(s.out, Ranked{Index: int(k.index), Score: k.score, Prob: k.prob})
 	}
@@ -289,7 +292,9 @@ func (r *Ranker) Rank(c *Context, module string, cands []Candidate, limit int, s
 			out[k].Reasons = append(cd.Reasons[:len(cd.Reasons):len(cd.Reasons)], "pinned")
 			continue
 		}
-		out[k].Reasons = r.reasons(cd, &vecs[out[k].Index])
+		start := len(s.reasons)
+		s.reasons = r.appendReasons(s.reasons, cd, &vecs[out[k].Index])
+		out[k].Reasons = s.reasons[start:len(s.reasons):len(s.reasons)]
 	}
 	return out
 }
@@ -368,11 +373,11 @@ func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []scored {
 	return s.kept
 }
 
-// reasons are the lists that proposed the item and, with a model, the
-// two features that raised its probability most ("feature:co_view_rank").
-func (r *Ranker) reasons(cd *Candidate, x *Vector) []string {
-	out := make([]string, len(cd.Reasons), len(cd.Reasons)+2)
-	copy(out, cd.Reasons)
+// appendReasons appends the candidate's reasons to out: the lists that
+// proposed the item and, with a model, the two features that raised its
+// probability most ("feature:co_view_rank").
+func (r *Ranker) appendReasons(out []string, cd *Candidate, x *Vector) []string {
+	out = append(out, cd.Reasons...)
 	if r.model == nil {
 		return out
 	}

@@ -116,6 +116,22 @@ func TestServedBuildIsRankedByItsModel(t *testing.T) {
 	if explained == 0 {
 		t.Fatal("no item names the features that ranked it")
 	}
+	// Items' reasons share arrays: appending to one must leave the others
+	// as they were.
+	for _, m := range mods {
+		before := make([][]string, len(m.Items))
+		for i, it := range m.Items {
+			before[i] = slices.Clone(it.Reasons)
+		}
+		for i := range m.Items {
+			m.Items[i].Reasons = append(m.Items[i].Reasons, "appended")
+		}
+		for i, it := range m.Items {
+			if got := it.Reasons[:len(it.Reasons)-1]; !slices.Equal(got, before[i]) {
+				t.Fatalf("module %s: %s's reasons %v became %v when the others were appended to", m.ID, it.ItemID, before[i], got)
+			}
+		}
+	}
 	publishBuild(t, st, "v2")
 	if changed, err := e.Refresh(ctx); err != nil || !changed {
 		t.Fatalf("refresh to v2: changed %v, %v", changed, err)

@@ -637,11 +637,16 @@ func byScore(a, b candidate) int {
 // reasons names the sources of the range [lo, hi) that proposed a
 // candidate, each once, followed by extra.
 func (p *page) reasons(lo int, from uint64, extra []string) []string {
-	out := make([]string, 0, 4+len(extra))
+	return p.appendReasons(make([]string, 0, 4+len(extra)), lo, from, extra)
+}
+
+// appendReasons appends reasons' result to out.
+func (p *page) appendReasons(out []string, lo int, from uint64, extra []string) []string {
+	start := len(out)
 	for from != 0 {
 		i := bits.TrailingZeros64(from)
 		from &^= 1 << i
-		if r := p.srcs[lo+i].reason; !slices.Contains(out, r) {
+		if r := p.srcs[lo+i].reason; !slices.Contains(out[start:], r) {
 			out = append(out, r)
 		}
 	}
@@ -716,8 +721,14 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 			break
 		}
 	}
+	// One array backs the reasons of the tier's items (they leave with
+	// the response, so not a page buffer): an allocation per tier, not
+	// two per item.
+	reasons := make([]string, 0, 4*len(ranked))
 	for _, r := range ranked {
-		dst = append(dst, display(rcs[r.Index].Item, r.Score, p.reasons(lo, cands[r.Index].from, r.Reasons)))
+		start := len(reasons)
+		reasons = p.appendReasons(reasons, lo, cands[r.Index].from, r.Reasons)
+		dst = append(dst, display(rcs[r.Index].Item, r.Score, reasons[start:len(reasons):len(reasons)]))
 	}
 	p.candidates = rcs
 	return dst
