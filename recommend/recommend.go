@@ -697,7 +697,9 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 		p.batch, p.batchAt = p.batch[:0], p.batchAt[:0]
 		for _, c := range cands[len(rcs):depth] {
 			if !p.read[c.slot] {
-				p.read[c.slot] = true // once per read, if a pin is also a candidate
+				// Marked now so a slot is asked for once per read: a pin
+				// the lists also propose is in cands twice.
+				p.read[c.slot] = true
 				p.batch = append(p.batch, c.id)
 				p.batchAt = append(p.batchAt, c.slot)
 			}
