@@ -312,6 +312,22 @@ func (c *Derived[V]) Peek(key string) (V, bool) {
 	return v, ok
 }
 
+// Lookup reads the cached values of keys into dst (as long as keys) and
+// returns the indexes of the keys not cached, for the caller to read in
+// one batch and Fill.
+func (c *Derived[V]) Lookup(keys []string, dst []V) (missing []int) {
+	for i, key := range keys {
+		if v, ok := c.c.Get(key); ok {
+			dst[i] = v
+			continue
+		}
+		missing = append(missing, i)
+	}
+	c.hits.Add(len(keys) - len(missing))
+	c.misses.Add(len(missing))
+	return missing
+}
+
 // Del drops one value, e.g. of an item whose vector changed.
 func (c *Derived[V]) Del(key string) {
 	c.gen.Add(1)

@@ -314,7 +314,10 @@ func (s *nearestCounter) NearestItems(ctx context.Context, vec []float32, k int)
 	return s.Store.NearestItems(ctx, vec, k)
 }
 
-func TestSessionVectorSearchIsReusedForTheSameRecentItems(t *testing.T) {
+// A session vector searches the content neighbourhoods of its items,
+// each once for all visitors: a visitor whose items were searched before
+// costs no search, whatever their order.
+func TestSessionVectorSearchesEachItemOnce(t *testing.T) {
 	ms := newFixture(t, nil).st
 	st := &nearestCounter{Store: ms}
 	f := newFixture(t, st)
@@ -351,11 +354,21 @@ func TestSessionVectorSearchIsReusedForTheSameRecentItems(t *testing.T) {
 	if n := st.searches.Load(); n != 1 {
 		t.Fatalf("%d searches after two more home pages with the same recent items, want 1", n)
 	}
-	// A new view changes the session: a new search.
+	// A new item: its neighbourhood is searched.
 	view("s1", "a2")
 	home("s1")
 	if n := st.searches.Load(); n != 2 {
 		t.Fatalf("%d searches after a new view, want 2", n)
+	}
+	// The same items the other way round: a new session vector, no search.
+	view("s3", "a2")
+	view("s3", "c1")
+	got := home("s3")
+	if n := st.searches.Load(); n != 2 {
+		t.Fatalf("%d searches for a new session of searched items, want 2", n)
+	}
+	if !slices.ContainsFunc(got, func(it Item) bool { return it.ItemID == "b1" && slices.Contains(it.Reasons, "session_vector") }) {
+		t.Fatalf("for_you of s3 = %+v, want b1 from the session vector", got)
 	}
 }
 
