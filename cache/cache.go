@@ -1,7 +1,7 @@
 // Package cache holds the serving caches: item data (stock, price, margin,
-// category, brand, display fields) in a sharded table, and candidate lists
-// and vectors in typed ristretto wrappers; all fill from the store on a
-// miss and count hits and misses.
+// category, brand, display fields) and item vectors in a sharded table,
+// candidate lists in ristretto; all fill from the store on a miss and
+// count hits and misses.
 package cache
 
 import (
@@ -26,7 +26,7 @@ type ItemLoader func(ctx context.Context, ids []string) ([]catalog.Item, error)
 // snapshot: callers must not modify it. Unknown ids are cached too (as
 // nil), so a flood of requests for a missing id does not reach the store.
 type Items struct {
-	t    *table
+	t    *table[*catalog.Item]
 	load ItemLoader
 	// gens count invalidations, per stripe of ids. A load that started
 	// before an invalidation of an id must not cache what it read for that
@@ -46,7 +46,7 @@ func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error)
 		return nil, fmt.Errorf("item cache: size %d, want > 0", maxItems)
 	}
 	c := &Items{
-		t:    newTable(maxItems, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="items"}`)),
+		t:    newTable[*catalog.Item](maxItems, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="items"}`)),
 		load: load, levels: newStockLevels(),
 		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="hit"}`),
 		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`),
@@ -194,7 +194,7 @@ func (c *Items) Invalidate(ids ...string) {
 func (c *Items) SetStock(updates []catalog.StockUpdate) {
 	c.levels.record(updates)
 	for _, u := range updates {
-		c.t.setStock(c.t.key(u.ItemID), u.Stock)
+		setStock(c.t, c.t.key(u.ItemID), u.Stock)
 	}
 }
 
@@ -203,7 +203,7 @@ func (c *Items) SetStock(updates []catalog.StockUpdate) {
 // a new build is the whole invalidation policy, with Del for single items
 // that change between builds.
 type Derived[V any] struct {
-	c            *ristretto.Cache[string, V]
+	c            values[V]
 	gen          atomic.Uint64
 	hits, misses *metrics.Counter
 	// flights are the loads in progress: concurrent misses of one key
@@ -218,6 +218,23 @@ type flight[V any] struct {
 	err  error
 }
 
+// values is where a Derived keeps its values: ristretto for lists, which
+// compete for room (three lists an item, more than the cache holds at a
+// million items) and gain from its admission policy; the item table for
+// vectors, one per item like the items, and looked up by the hundred for
+// a session vector, where ristretto's counting per lookup cost more than
+// the lookups (see table).
+type values[V any] interface {
+	Get(key string) (V, bool)
+	// Set may drop the value (ristretto, when its buffer is full).
+	Set(key string, v V) bool
+	Del(key string)
+	Clear()
+	// Wait returns once the values set before are visible.
+	Wait()
+	Close()
+}
+
 // Lists caches candidate lists (neighbour tables, popularity scopes).
 type Lists = Derived[[]catalog.Scored]
 
@@ -226,31 +243,56 @@ type Vectors = Derived[[]float32]
 
 // NewLists returns a cache of at most max candidate lists.
 func NewLists(max int64, set *metrics.Set) (*Lists, error) {
-	return newDerived[[]catalog.Scored]("lists", max, set)
-}
-
-// NewVectors returns a cache of at most max item vectors.
-func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
-	return newDerived[[]float32]("vectors", max, set)
-}
-
-func newDerived[V any](name string, max int64, set *metrics.Set) (*Derived[V], error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, V]{
+	c, err := ristretto.NewCache(&ristretto.Config[string, []catalog.Scored]{
 		NumCounters:        max * 10,
 		MaxCost:            max,
 		BufferItems:        64,
 		IgnoreInternalCost: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s cache: %w", name, err)
+		return nil, fmt.Errorf("lists cache: %w", err)
 	}
+	return newDerived[[]catalog.Scored]("lists", ristrettoValues[[]catalog.Scored]{c}, set), nil
+}
+
+// NewVectors returns a cache of at most max item vectors.
+func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("vectors cache: size %d, want > 0", max)
+	}
+	t := newTable[[]float32](max, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`))
+	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(t.len()) })
+	return newDerived[[]float32]("vectors", tableValues[[]float32]{t}, set), nil
+}
+
+func newDerived[V any](name string, c values[V], set *metrics.Set) *Derived[V] {
 	return &Derived[V]{
 		c:       c,
 		flights: make(map[string]*flight[V]),
 		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="hit"}`),
 		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="` + name + `",result="miss"}`),
-	}, nil
+	}
 }
+
+type ristrettoValues[V any] struct{ c *ristretto.Cache[string, V] }
+
+func (r ristrettoValues[V]) Get(key string) (V, bool) { return r.c.Get(key) }
+func (r ristrettoValues[V]) Set(key string, v V) bool { return r.c.Set(key, v, 1) }
+func (r ristrettoValues[V]) Del(key string)           { r.c.Del(key) }
+func (r ristrettoValues[V]) Clear()                   { r.c.Clear() }
+func (r ristrettoValues[V]) Wait()                    { r.c.Wait() }
+func (r ristrettoValues[V]) Close()                   { r.c.Close() }
+
+type tableValues[V any] struct{ t *table[V] }
+
+func (t tableValues[V]) Get(key string) (V, bool) { return t.t.get(t.t.key(key)) }
+func (t tableValues[V]) Set(key string, v V) bool {
+	return t.t.setIf(t.t.key(key), v, func() bool { return true })
+}
+func (t tableValues[V]) Del(key string) { t.t.del(t.t.key(key)) }
+func (t tableValues[V]) Clear()         { t.t.clear() }
+func (t tableValues[V]) Wait()          {} // a set is visible at once
+func (t tableValues[V]) Close()         {}
 
 // NeighborsKey and PopularKey name cached lists.
 func NeighborsKey(kind catalog.NeighborKind, itemID string) string {
@@ -281,7 +323,7 @@ func (c *Derived[V]) Get(ctx context.Context, key string, load func(context.Cont
 			f.v, f.err = load(lctx)
 			cancel()
 			if f.err == nil && c.gen.Load() == gen {
-				c.c.Set(key, f.v, 1)
+				c.c.Set(key, f.v)
 				// Set is asynchronous: keep the flight until the value is
 				// visible, so no caller misses in between.
 				c.c.Wait()

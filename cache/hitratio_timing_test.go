@@ -34,7 +34,7 @@ func BenchmarkHitRatioCatalogueLargerThanCache(b *testing.B) {
 		name := "zipf" + strconv.FormatFloat(s, 'f', -1, 64)
 		b.Run(name+"/table", func(b *testing.B) {
 			for range b.N {
-				t := newTable(size, metrics.NewSet().GetOrCreateCounter("ev"))
+				t := newTable[*catalog.Item](size, metrics.NewSet().GetOrCreateCounter("ev"))
 				always := func() bool { return true }
 				hits := 0
 				for _, i := range seq {

@@ -10,11 +10,11 @@ import (
 	"github.com/recs-server/recs/catalog"
 )
 
-// table holds the item cache's values: plain maps in shards, each under
-// its own lock; when the table is full, a new entry replaces a random one
-// of its shard.
+// table holds the values of the item and vector caches by id: plain maps
+// in shards, each under its own lock; when the table is full, a new entry
+// replaces a random one of its shard.
 //
-// Not ristretto, unlike the list and vector caches. Every request looks
+// Not ristretto, unlike the list cache. Every request looks
 // up a few hundred candidates, and ristretto counts each lookup for its
 // admission policy (a ring buffer, then a count-min sketch and a bloom
 // filter sized at ten counters per item the cache may hold, tens of
@@ -25,9 +25,9 @@ import (
 // catalogue nearly always fits in the item cache (a million items by
 // default). When it does not, the random eviction hits 2-4 points less
 // often than ristretto did (BenchmarkHitRatioCatalogueLargerThanCache).
-type table struct {
+type table[V any] struct {
 	seed, checkSeed maphash.Seed
-	shards          []tableShard
+	shards          []tableShard[V]
 	mask            uint64
 	// max bounds the entries of all shards together, counted in n: a
 	// bound per shard would evict early, as ids do not spread evenly (a
@@ -37,21 +37,21 @@ type table struct {
 	evictions *metrics.Counter
 }
 
-type tableShard struct {
+type tableShard[V any] struct {
 	mu sync.RWMutex
 	// By the id's hash, not the id, as in ristretto: a second, independent
 	// hash tells ids apart. In a profile, comparing string keys' bytes was
 	// most of a lookup by id (memory apart from the map's); by end-to-end
 	// server CPU per request the two are within the noise at 3,000 items.
-	m map[uint64]tableEntry
+	m map[uint64]tableEntry[V]
 	// Keeps each shard's lock on its own cache line: the two cores would
 	// otherwise invalidate each other's line on every read lock.
 	_ [32]byte
 }
 
-type tableEntry struct {
+type tableEntry[V any] struct {
 	check uint64
-	it    *catalog.Item
+	v     V
 }
 
 // tableKey is an id's two hashes: h finds the entry, check confirms it is
@@ -66,44 +66,45 @@ const (
 	minPerShard = 64
 )
 
-func newTable(max int64, evictions *metrics.Counter) *table {
+func newTable[V any](max int64, evictions *metrics.Counter) *table[V] {
 	n := 1
 	for n < maxShards && int64(n)*minPerShard < max {
 		n *= 2
 	}
-	t := &table{
-		seed: maphash.MakeSeed(), checkSeed: maphash.MakeSeed(), shards: make([]tableShard, n), mask: uint64(n - 1),
+	t := &table[V]{
+		seed: maphash.MakeSeed(), checkSeed: maphash.MakeSeed(), shards: make([]tableShard[V], n), mask: uint64(n - 1),
 		max: max, evictions: evictions,
 	}
 	for i := range t.shards {
-		t.shards[i].m = make(map[uint64]tableEntry)
+		t.shards[i].m = make(map[uint64]tableEntry[V])
 	}
 	return t
 }
 
-func (t *table) key(id string) tableKey {
+func (t *table[V]) key(id string) tableKey {
 	return tableKey{maphash.String(t.seed, id), maphash.String(t.checkSeed, id)}
 }
 
-func (t *table) shard(k tableKey) *tableShard { return &t.shards[k.h&t.mask] }
+func (t *table[V]) shard(k tableKey) *tableShard[V] { return &t.shards[k.h&t.mask] }
 
-// get returns the cached value of the id of key k (nil: cached as
-// unknown).
-func (t *table) get(k tableKey) (*catalog.Item, bool) {
+// get returns the cached value of the id of key k (for items, nil:
+// cached as unknown).
+func (t *table[V]) get(k tableKey) (V, bool) {
 	s := t.shard(k)
 	s.mu.RLock()
 	e, ok := s.m[k.h]
 	s.mu.RUnlock()
 	if !ok || e.check != k.check {
-		return nil, false
+		var zero V
+		return zero, false
 	}
-	return e.it, true
+	return e.v, true
 }
 
-// setIf caches it as id's value if fresh still holds under the shard's
+// setIf caches v as id's value if fresh still holds under the shard's
 // lock: an invalidation that takes the lock after the check drops the
 // value; one before makes fresh false.
-func (t *table) setIf(k tableKey, it *catalog.Item, fresh func() bool) bool {
+func (t *table[V]) setIf(k tableKey, v V, fresh func() bool) bool {
 	s := t.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,13 +126,13 @@ func (t *table) setIf(k tableKey, it *catalog.Item, fresh func() bool) bool {
 			t.n.Add(1)
 		}
 	}
-	s.m[k.h] = tableEntry{check: k.check, it: it}
+	s.m[k.h] = tableEntry[V]{check: k.check, v: v}
 	return true
 }
 
 // del drops the id of key k (and, if one shares its first hash, the
 // other id: it reloads).
-func (t *table) del(k tableKey) {
+func (t *table[V]) del(k tableKey) {
 	s := t.shard(k)
 	s.mu.Lock()
 	t.drop(s, k.h)
@@ -139,7 +140,7 @@ func (t *table) del(k tableKey) {
 }
 
 // drop deletes an entry of s, which the caller has locked.
-func (t *table) drop(s *tableShard, h uint64) {
+func (t *table[V]) drop(s *tableShard[V], h uint64) {
 	if _, ok := s.m[h]; ok {
 		delete(s.m, h)
 		t.n.Add(-1)
@@ -149,21 +150,32 @@ func (t *table) drop(s *tableShard, h uint64) {
 // setStock replaces a cached item with a copy at the new stock level, and
 // drops an id cached as unknown (a stock update does not create an item,
 // but nothing stale should stay). An id not cached stays so.
-func (t *table) setStock(k tableKey, stock int) {
+func setStock(t *table[*catalog.Item], k tableKey, stock int) {
 	s := t.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[k.h]
 	switch {
 	case !ok:
-	case e.it == nil || e.check != k.check:
+	case e.v == nil || e.check != k.check:
 		t.drop(s, k.h)
 	default:
-		cp := *e.it
+		cp := *e.v
 		cp.Stock = stock
-		s.m[k.h] = tableEntry{check: k.check, it: &cp}
+		s.m[k.h] = tableEntry[*catalog.Item]{check: k.check, v: &cp}
+	}
+}
+
+// clear drops every entry.
+func (t *table[V]) clear() {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		t.n.Add(-int64(len(s.m)))
+		clear(s.m)
+		s.mu.Unlock()
 	}
 }
 
 // len is the number of cached ids.
-func (t *table) len() int { return int(t.n.Load()) }
+func (t *table[V]) len() int { return int(t.n.Load()) }

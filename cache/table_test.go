@@ -14,7 +14,7 @@ import (
 func TestTableStaysWithinItsBoundAndCountsEvictions(t *testing.T) {
 	for _, max := range []int64{1, 10, 100, 3000, 100_000} {
 		ev := metrics.NewSet().GetOrCreateCounter("ev")
-		tb := newTable(max, ev)
+		tb := newTable[*catalog.Item](max, ev)
 		always := func() bool { return true }
 		// Filled to its size: nothing is evicted, however unevenly the
 		// ids fall into shards.
@@ -65,14 +65,14 @@ func TestTableStaysWithinItsBoundAndCountsEvictions(t *testing.T) {
 }
 
 func TestTableSetStockReplacesOnlyCachedItems(t *testing.T) {
-	tb := newTable(100, metrics.NewSet().GetOrCreateCounter("ev"))
+	tb := newTable[*catalog.Item](100, metrics.NewSet().GetOrCreateCounter("ev"))
 	always := func() bool { return true }
 	orig := &catalog.Item{ID: "a", Title: "A", Stock: 5}
 	tb.setIf(tb.key("a"), orig, always)
 	tb.setIf(tb.key("ghost"), nil, always)
-	tb.setStock(tb.key("a"), 0)
-	tb.setStock(tb.key("ghost"), 3)
-	tb.setStock(tb.key("b"), 3)
+	setStock(tb, tb.key("a"), 0)
+	setStock(tb, tb.key("ghost"), 3)
+	setStock(tb, tb.key("b"), 3)
 	if it, _ := tb.get(tb.key("a")); it.Stock != 0 || it.Title != "A" || orig.Stock != 5 {
 		t.Fatalf("a: %+v (the snapshot handed out before: %+v); want a new snapshot at stock 0", it, orig)
 	}
@@ -145,14 +145,14 @@ func TestItemsConcurrentReadsAndWrites(t *testing.T) {
 // never read each other's item; the later one replaces the other, which
 // reloads.
 func TestTableTellsIDsSharingAHashApart(t *testing.T) {
-	tb := newTable(100, metrics.NewSet().GetOrCreateCounter("ev"))
+	tb := newTable[*catalog.Item](100, metrics.NewSet().GetOrCreateCounter("ev"))
 	a, b := tableKey{h: 7, check: 1}, tableKey{h: 7, check: 2}
 	itA := &catalog.Item{ID: "a", Stock: 1}
 	tb.setIf(a, itA, func() bool { return true })
 	if it, ok := tb.get(b); ok {
 		t.Fatalf("b read a's entry: %+v", it)
 	}
-	tb.setStock(b, 0)
+	setStock(tb, b, 0)
 	if _, ok := tb.get(a); ok {
 		t.Fatal("a stock update of b left a's entry, which shares its slot, in place")
 	}

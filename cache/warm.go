@@ -88,9 +88,9 @@ func (c *Derived[V]) Fill(gen uint64, keys []string, vals []V) int {
 // dropped because ristretto's buffer is full is tried once more after it
 // drains.
 func (c *Derived[V]) fillOne(gen uint64, key string, v V) bool {
-	if !c.c.Set(key, v, 1) {
+	if !c.c.Set(key, v) {
 		c.c.Wait()
-		if !c.c.Set(key, v, 1) {
+		if !c.c.Set(key, v) {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -68,5 +69,50 @@ func TestDerivedFillCachesManyAndNothingAfterAClear(t *testing.T) {
 	}
 	if _, ok := c.Peek("late"); ok {
 		t.Fatal("a value read before Clear was cached after it")
+	}
+}
+
+// Vectors keep their values in the item table: the same Fill, Lookup and
+// Clear behaviour as the lists, within the size bound.
+func TestVectorsFillLookupClearAndBound(t *testing.T) {
+	set := metrics.NewSet()
+	c, err := NewVectors(1000, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	keys := make([]string, 1500)
+	vals := make([][]float32, len(keys))
+	for i := range keys {
+		keys[i] = fmt.Sprint("v", i)
+		vals[i] = []float32{float32(i)}
+	}
+	if got := c.Fill(c.Gen(), keys[:1000], vals[:1000]); got != 1000 {
+		t.Fatalf("Fill cached %d of 1000", got)
+	}
+	dst := make([][]float32, 3)
+	missing := c.Lookup([]string{"v7", "nope", "v999"}, dst)
+	if !slices.Equal(missing, []int{1}) || dst[0][0] != 7 || dst[2][0] != 999 {
+		t.Fatalf("Lookup = %v missing, %v; want [1] missing, 7 and 999", missing, dst)
+	}
+	// Over the bound: old values make room, the count stays near it.
+	c.Fill(c.Gen(), keys[1000:], vals[1000:])
+	entries := set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, nil).Get()
+	if entries < 1000 || entries > 1000+maxShards {
+		t.Fatalf("%v vectors cached after 1,500 filled, want about 1,000", entries)
+	}
+	if v, ok := c.Peek("v1499"); !ok || v[0] != 1499 {
+		t.Fatalf("the newest value after eviction: %v, %v", v, ok)
+	}
+	gen := c.Gen()
+	c.Clear()
+	if _, ok := c.Peek("v1499"); ok {
+		t.Fatal("a value survived Clear")
+	}
+	if n := set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, nil).Get(); n != 0 {
+		t.Fatalf("%v entries after Clear", n)
+	}
+	if got := c.Fill(gen, []string{"late"}, [][]float32{{1}}); got != 0 {
+		t.Fatalf("Fill of values read before Clear cached %d, want 0", got)
 	}
 }
