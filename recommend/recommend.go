@@ -415,9 +415,9 @@ func sessionVectorKey(recent []session.Interaction) string {
 
 // sessionVector finds the items nearest the recency-weighted mean of the
 // visitor's recent items' vectors: what the session is about, beyond the
-// neighbours of any one item. The result is cached by the recent items:
-// a visitor back on the home page without a new view, or another with
-// the same recent items, costs no nearest-neighbour search. A vector an
+// neighbours of any one item (nearestToSession). The result is cached by
+// the recent items: a visitor back on the home page without a new view,
+// or another with the same recent items, costs nothing more. A vector an
 // item gets between builds (ItemsUpserted) reaches the cached sessions
 // that include it with the next build.
 func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
