@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"testing"
@@ -129,5 +130,47 @@ func BenchmarkSessionVector(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// vectorReads counts the store's batch reads of vectors.
+type vectorReads struct {
+	*memstore.Store
+	calls, ids int
+}
+
+func (s *vectorReads) ItemVectors(ctx context.Context, ids []string) ([]catalog.ItemVector, error) {
+	s.calls++
+	s.ids += len(ids)
+	return s.Store.ItemVectors(ctx, ids)
+}
+
+// The vectors a session vector scores that are not cached are read in one
+// store call, and cached for the next.
+func TestSessionVectorReadsMissingVectorsOnce(t *testing.T) {
+	ms, _, sessions := demoSessions(t)
+	st := &vectorReads{Store: ms}
+	e, err := New(Config{ItemCache: 10_000, ListCache: 10_000, MaxVisitors: 1000}, st, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	recent := sessions[0]
+	first, err := e.nearestToSession(t.Context(), recent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.calls != 1 || st.ids < len(first) {
+		t.Fatalf("%d reads of %d vectors for %d results, want one read of them all", st.calls, st.ids, len(first))
+	}
+	again, err := e.nearestToSession(t.Context(), recent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.calls != 1 {
+		t.Fatalf("%d reads after a second session vector of the same items, want still 1", st.calls)
+	}
+	if !slices.Equal(again, first) {
+		t.Fatalf("from cached vectors %v, want %v", again, first)
 	}
 }
