@@ -371,7 +371,6 @@ func (e *Engine) contentNeighbors(ctx context.Context, id string) ([]catalog.Sco
 // cached.
 func (e *Engine) vectorsOf(ctx context.Context, ids []string) ([][]float32, error) {
 	out := make([][]float32, len(ids))
-	gen := e.vectors.Gen()
 	missing := e.vectors.Lookup(ids, out)
 	if len(missing) == 0 {
 		return out, nil
@@ -380,21 +379,39 @@ func (e *Engine) vectorsOf(ctx context.Context, ids []string) ([][]float32, erro
 	for k, i := range missing {
 		keys[k] = ids[i]
 	}
-	got, err := e.store.ItemVectors(ctx, keys)
+	vals, _, err := e.readVectors(ctx, e.store, keys)
 	if err != nil {
 		return nil, err
+	}
+	for k, i := range missing {
+		out[i] = vals[k]
+	}
+	return out, nil
+}
+
+// vectorReader reads item vectors in bulk: the store, or the warm-up's.
+type vectorReader interface {
+	ItemVectors(ctx context.Context, ids []string) ([]catalog.ItemVector, error)
+}
+
+// readVectors reads the vectors of ids with one call of r and caches
+// them, nil for an item without one (cached as such). It returns them in
+// the order of ids, and how many it cached.
+func (e *Engine) readVectors(ctx context.Context, r vectorReader, ids []string) ([][]float32, int, error) {
+	gen := e.vectors.Gen()
+	got, err := r.ItemVectors(ctx, ids)
+	if err != nil {
+		return nil, 0, err
 	}
 	byID := make(map[string][]float32, len(got))
 	for _, v := range got {
 		byID[v.ItemID] = v.Vector
 	}
-	vals := make([][]float32, len(keys))
-	for k, i := range missing {
-		vals[k] = byID[keys[k]] // nil: none, cached as such
-		out[i] = vals[k]
+	vals := make([][]float32, len(ids))
+	for i, id := range ids {
+		vals[i] = byID[id]
 	}
-	e.vectors.Fill(gen, keys, vals)
-	return out, nil
+	return vals, e.vectors.Fill(gen, ids, vals), nil
 }
 
 // sessionVectorKey names the cached result of a session vector: the

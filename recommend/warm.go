@@ -518,20 +518,8 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 		}
 	}
 	queries, vectors, err := inBatches(ids, warmListBatch, 1, current, func(chunk []string) (int, error) {
-		gen := e.vectors.Gen()
-		vecs, err := ws.ItemVectors(ctx, chunk)
-		if err != nil {
-			return 0, err
-		}
-		byID := make(map[string][]float32, len(vecs))
-		for _, v := range vecs {
-			byID[v.ItemID] = v.Vector
-		}
-		vals := make([][]float32, len(chunk))
-		for i, id := range chunk {
-			vals[i] = byID[id] // nil: the item has none, cached as such
-		}
-		return e.vectors.Fill(gen, chunk, vals), nil
+		_, n, err := e.readVectors(ctx, ws, chunk)
+		return n, err
 	})
 	rep.Queries += queries
 	rep.Vectors += vectors
