@@ -59,6 +59,10 @@ type Config struct {
 	MaxVisitors          int
 	// Ranker holds the business rules and per-placement blends.
 	Ranker ranker.Config
+	// VectorSearches is how many nearest-vector searches the request
+	// path runs in the store at once; one more waits up to SourceBudget
+	// for a slot, then is skipped (see searchSlots). Default 2.
+	VectorSearches int
 	// RankDepth is how many fused candidates per module the ranker
 	// scores (more only when filters leave the module short). Default 100:
 	// 200 cost twice the CPU for no gain in the offline evaluation.
@@ -94,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.RankDepth <= 0 {
 		c.RankDepth = 100
 	}
+	if c.VectorSearches <= 0 {
+		c.VectorSearches = 2
+	}
 	if c.Unranked {
 		c.Ranker = ranker.Config{Blends: map[string]ranker.Blend{"default": {Prob: 1}}, RecentPurchaseWindow: c.Ranker.RecentPurchaseWindow,
 			MaxPerBrand: -1, MaxPerCategory: -1, RefundFactor: 1, LowStockFactor: 1}
@@ -123,6 +130,8 @@ type Engine struct {
 	pages sync.Pool // *page
 	// warm fills the caches when a build starts being served.
 	warm *warmer
+	// searches bounds the request path's nearest-vector searches.
+	searches *searchSlots
 }
 
 // New returns an engine over a store, with its caches and session state.
@@ -153,6 +162,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, vectors: vectors, sessions: sessions, metrics: set}
 	e.warm = newWarmer(cfg.Warm, set)
+	e.searches = newSearchSlots(cfg.VectorSearches, cfg.SourceBudget, set)
 	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
 	none := "none"
 	e.version.Store(&none)
@@ -362,6 +372,10 @@ func (e *Engine) contentNeighbors(ctx context.Context, id string) ([]catalog.Sco
 		if err != nil || v == nil {
 			return []catalog.Scored{}, err
 		}
+		if err := e.searches.acquire(ctx); err != nil {
+			return nil, err
+		}
+		defer e.searches.release()
 		return e.store.NearestItems(ctx, v, e.cfg.ListLen)
 	})
 }

@@ -517,7 +517,7 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 			return err
 		}
 	}
-	queries, vectors, err := inBatches(ids, warmListBatch, 1, current, func(chunk []string) (int, error) {
+	queries, vectors, err := e.inBatches(ids, warmListBatch, 1, current, func(chunk []string) (int, error) {
 		_, n, err := e.readVectors(ctx, ws, chunk)
 		return n, err
 	})
@@ -534,7 +534,7 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 // an id read returns nothing for gets an empty list.
 func (e *Engine) warmLists(ids []string, batch, workers int, current func() error, rep *WarmReport,
 	key func(string) string, read func([]string) ([]catalog.NeighborList, error)) error {
-	queries, lists, err := inBatches(ids, batch, workers, current, func(chunk []string) (int, error) {
+	queries, lists, err := e.inBatches(ids, batch, workers, current, func(chunk []string) (int, error) {
 		gen := e.lists.Gen()
 		got, err := read(chunk)
 		if err != nil {
@@ -562,11 +562,15 @@ func (e *Engine) warmLists(ids []string, batch, workers int, current func() erro
 // inBatches calls load (one store query) for each batch of ids, on
 // workers goroutines, until one fails or current says the warm-up is
 // over. It returns the queries made and the sum of what load cached.
-func inBatches(ids []string, batch, workers int, current func() error, load func([]string) (int, error)) (queries, cached int, err error) {
+// Workers beyond the first stop once the server is ready (Warming says
+// so): from then on the store serves requests too, and at 1,000,000
+// items four workers' vector searches kept it busy for a minute after
+// readiness.
+func (e *Engine) inBatches(ids []string, batch, workers int, current func() error, load func([]string) (int, error)) (queries, cached int, err error) {
 	chunks := make(chan []string)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
 		wg.Go(func() {
 			for chunk := range chunks {
 				n, lerr := load(chunk)
@@ -577,6 +581,9 @@ func inBatches(ids []string, batch, workers int, current func() error, load func
 					err = lerr
 				}
 				mu.Unlock()
+				if w > 0 && !e.Warming() {
+					return
+				}
 			}
 		})
 	}

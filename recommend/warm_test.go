@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -360,4 +361,64 @@ func TestReadinessWaitsForTheFirstWarmUpWithinItsLimit(t *testing.T) {
 		t.Fatal("Warming past its limit: readiness must not wait for a stuck warm-up")
 	}
 	// Close stops the stuck warm-up (the test's cleanup would hang otherwise).
+}
+
+// The warm-up's extra workers run while readiness waits and stop once
+// the server is ready: from then on its store serves requests too.
+func TestWarmWorkersBeyondOneStopOnceReady(t *testing.T) {
+	e := &Engine{warm: &warmer{cfg: WarmConfig{Items: 1, ReadyWait: time.Minute}, firstStart: time.Now()}}
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = fmt.Sprint("i", i)
+	}
+	var mu sync.Mutex
+	running, ready, afterReady, maxAfterReady := 0, false, 0, 0
+	allBusy, release := make(chan struct{}), make(chan struct{})
+	load := func(chunk []string) (int, error) {
+		mu.Lock()
+		running++
+		if running == warmStartWorkers && !ready {
+			close(allBusy)
+		}
+		late := ready
+		if late {
+			afterReady++
+			maxAfterReady = max(maxAfterReady, afterReady)
+		}
+		mu.Unlock()
+		if !late {
+			<-release
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+		mu.Lock()
+		running--
+		if late {
+			afterReady--
+		}
+		mu.Unlock()
+		return len(chunk), nil
+	}
+	done := make(chan struct{})
+	var queries, cached int
+	var err error
+	go func() {
+		defer close(done)
+		queries, cached, err = e.inBatches(ids, 1, warmStartWorkers, func() error { return nil }, load)
+	}()
+	<-allBusy // every worker at work while readiness waits
+	e.warm.mu.Lock()
+	e.warm.settled = true
+	e.warm.mu.Unlock()
+	mu.Lock()
+	ready = true
+	mu.Unlock()
+	close(release)
+	<-done
+	if err != nil || queries != len(ids) || cached != len(ids) {
+		t.Fatalf("inBatches = %d queries, %d cached, %v; want %d, %d, nil", queries, cached, err, len(ids), len(ids))
+	}
+	if maxAfterReady != 1 {
+		t.Fatalf("%d loads at once after readiness, want 1", maxAfterReady)
+	}
 }

@@ -57,6 +57,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	maxBatch := fs.Int("max-batch", 1000, "most items or events in one write request")
 	shutdownWait := fs.Duration("shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests")
 	sourceBudget := fs.Duration("source-budget", 30*time.Millisecond, "time budget of one candidate source; a slower source is skipped")
+	vectorSearches := fs.Int("vector-searches", 2, "nearest-vector (pgvector) searches the request path runs at once; one more waits up to --source-budget for a slot, then its source is skipped until the item's next request")
 	itemCache := fs.Int("item-cache", 1_000_000, "items held in the item cache")
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
@@ -73,6 +74,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	access := fs.access()
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *vectorSearches < 1 || *vectorSearches > 1000 {
+		return usageError{fmt.Sprintf("--vector-searches %d: want 1 to 1000 searches at once", *vectorSearches)}
 	}
 	if *warmItems < 0 || *warmReadyWait < 0 {
 		return usageError{"--warm-items and --warm-ready-wait must not be negative"}
@@ -119,7 +123,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	defer st.Close()
 
 	engine, err := recommend.New(recommend.Config{
-		SourceBudget: *sourceBudget, MaxMove: *maxMove, Ranker: rules, RankDepth: *rankDepth,
+		SourceBudget: *sourceBudget, VectorSearches: *vectorSearches, MaxMove: *maxMove, Ranker: rules, RankDepth: *rankDepth,
 		ItemCache: int64(*itemCache), ListCache: int64(*listCache), MaxVisitors: *maxVisitors,
 		Warm: recommend.WarmConfig{Items: *warmItems, ReadyWait: *warmReadyWait, Log: log},
 	}, st, set)
