@@ -23,7 +23,16 @@ const detachedQueryTimeout = 5 * time.Second
 // which made more lookups late. Letting a point lookup finish in the
 // background is far cheaper. Waiting for a connection does follow ctx.
 func (s *Store) read(ctx context.Context, query func(ctx context.Context, conn *pgxpool.Conn) error) error {
-	conn, err := s.pool.Acquire(ctx)
+	return readOn(ctx, s.pool, query)
+}
+
+// search is read on the search pool (see Config.SearchConns).
+func (s *Store) search(ctx context.Context, query func(ctx context.Context, conn *pgxpool.Conn) error) error {
+	return readOn(ctx, s.searches, query)
+}
+
+func readOn(ctx context.Context, pool *pgxpool.Pool, query func(ctx context.Context, conn *pgxpool.Conn) error) error {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}

@@ -144,7 +144,7 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[row])
 			return err
 		})
-	err := s.read(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.SendBatch(ctx, b).Close() })
+	err := s.search(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.SendBatch(ctx, b).Close() })
 	if err != nil {
 		return nil, fmt.Errorf("nearest to items: %w", err)
 	}
@@ -158,45 +158,63 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 	return inOrder(ids, byID), nil
 }
 
-// WarmConns opens the read pool's connections up to its maximum and
-// runs on each the reads the request path makes of the store itself,
-// uncached: a signed-in visitor's history and the given number of
-// nearest-vector searches (at least one). The pool otherwise opens
-// connections as bursts need them, and at a restart under load the
-// first requests waited for them: a new backend is forked, registers
-// pgvector's types, and plans its first queries with empty catalogue
-// caches (several milliseconds each). Idle connections are kept (pgxpool
-// closes those above MinIdleConns after 30 idle minutes). It holds every connection until
-// all are done, and returns how many the pool holds.
+// WarmConns opens the read and search pools' connections up to their
+// maxima and runs on each the reads the request path makes of the store
+// itself, uncached: on a read connection a signed-in visitor's history,
+// on a search connection the given number of nearest-vector searches (at
+// least one). The pools otherwise open connections as bursts need them,
+// and at a restart under load the first requests waited for them: a new
+// backend is forked, registers pgvector's types, and plans its first
+// queries with empty catalogue caches (several milliseconds each). Idle
+// connections are kept (pgxpool closes those above MinIdleConns after 30
+// idle minutes). It holds every connection of a pool until all are done,
+// and returns how many the two pools hold.
 //
 // More than one search is for a cost of each backend process: its first
 // touch of a page of PostgreSQL's shared buffers maps the page into the
 // process, and an HNSW search touches some 300 pages it has not touched
 // before. On the 2-core VM of the README's figures such a first search
 // took 15-35 ms against 1.3 ms repeated (about 60 us a page fault;
-// PostgreSQL without huge pages), and the first 10 s of load at 100,000
-// items cost each of the 32 backends 0.3-0.5 s of CPU, mostly this:
-// PostgreSQL took 1.3-1.5 cores, and the requests queued. The searches
-// start from the vectors of sampled items (see warmProbes).
+// PostgreSQL without huge pages); at 1,000,000 items a search on one
+// connection took 14 ms the first time and about 3 ms after 100 others.
+// The searches start from the vectors of sampled items (see warmProbes).
 func (s *Store) WarmConns(ctx context.Context, searches int) (int, error) {
 	probes, err := s.warmProbes(ctx, max(searches, 1))
 	if err != nil {
 		return 0, err
 	}
-	n := int(s.pool.Config().MaxConns)
+	err = warmPool(ctx, s.pool, func(c *pgxpool.Conn) error {
+		_, err := userEventsOn(ctx, c, "recs-warm-up", maxRecentEvents)
+		return err
+	})
+	if err == nil {
+		err = warmPool(ctx, s.searches, func(c *pgxpool.Conn) error {
+			for _, q := range probes {
+				if _, err := s.nearestOn(ctx, c, q, warmNearestK); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	n := int(s.pool.Stat().TotalConns() + s.searches.Stat().TotalConns())
+	if err != nil {
+		return n, fmt.Errorf("warm connections: %w", err)
+	}
+	return n, nil
+}
+
+// warmPool runs prepare on every connection of pool at once, each held
+// until all are done so that each is a connection of its own.
+func warmPool(ctx context.Context, pool *pgxpool.Pool, prepare func(*pgxpool.Conn) error) error {
+	n := int(pool.Config().MaxConns)
 	conns := make(chan *pgxpool.Conn, n)
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			c, err := s.pool.Acquire(ctx)
+			c, err := pool.Acquire(ctx)
 			if err == nil {
-				_, err = userEventsOn(ctx, c, "recs-warm-up", maxRecentEvents)
-			}
-			for _, q := range probes {
-				if err != nil {
-					break
-				}
-				_, err = s.nearestOn(ctx, c, q, warmNearestK)
+				err = prepare(c)
 			}
 			conns <- c
 			errs <- err
@@ -205,16 +223,13 @@ func (s *Store) WarmConns(ctx context.Context, searches int) (int, error) {
 	var firstErr error
 	for range n {
 		if c := <-conns; c != nil {
-			defer c.Release() // all held at once, so each is a connection of its own
+			defer c.Release()
 		}
 		if err := <-errs; err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
-	if firstErr != nil {
-		return int(s.pool.Stat().TotalConns()), fmt.Errorf("warm connections: %w", firstErr)
-	}
-	return int(s.pool.Stat().TotalConns()), nil
+	return firstErr
 }
 
 // warmProbes returns up to n unit vectors to search with on each

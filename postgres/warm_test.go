@@ -11,17 +11,19 @@ import (
 	"github.com/recs-server/recs/postgres/pgtest"
 )
 
-// WarmConns searches on every connection from the vectors of sampled
-// items (distinct, unit length, of the served build), and from a fixed
-// vector while no build has any.
+// WarmConns opens every connection of the read and search pools and
+// searches on each search connection from the vectors of sampled items
+// (distinct, unit length, of the served build), and from a fixed vector
+// while no build has any.
 func TestWarmConnsSearchesFromSampledItems(t *testing.T) {
 	ctx := t.Context()
 	s := pgtest.Open(t)
 	if probes, err := s.WarmProbes(ctx, 12); err != nil || len(probes) != 1 {
 		t.Fatalf("probes without vectors: %d, %v; want the one fixed vector", len(probes), err)
 	}
-	if n, err := s.WarmConns(ctx, 12); err != nil || n != int(s.Stat().MaxConns()) {
-		t.Fatalf("WarmConns without vectors = %d, %v; want all %d connections", n, err, s.Stat().MaxConns())
+	all := int(s.Stat().MaxConns() + s.SearchStat().MaxConns())
+	if n, err := s.WarmConns(ctx, 12); err != nil || n != all {
+		t.Fatalf("WarmConns without vectors = %d, %v; want all %d connections", n, err, all)
 	}
 
 	r := rand.New(rand.NewPCG(3, 4))
@@ -53,8 +55,8 @@ func TestWarmConnsSearchesFromSampledItems(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	if n, err := s.WarmConns(ctx, 12); err != nil || n != int(s.Stat().MaxConns()) {
-		t.Fatalf("WarmConns = %d, %v; want all %d connections", n, err, s.Stat().MaxConns())
+	if n, err := s.WarmConns(ctx, 12); err != nil || n != all {
+		t.Fatalf("WarmConns = %d, %v; want all %d connections", n, err, all)
 	}
 }
 

@@ -57,7 +57,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	maxBatch := fs.Int("max-batch", 1000, "most items or events in one write request")
 	shutdownWait := fs.Duration("shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests")
 	sourceBudget := fs.Duration("source-budget", 30*time.Millisecond, "time budget of one candidate source; a slower source is skipped")
-	vectorSearches := fs.Int("vector-searches", 2, "nearest-vector (pgvector) searches the request path runs at once; one more waits up to --source-budget for a slot, then its source is skipped until the item's next request")
+	vectorSearches := fs.Int("vector-searches", 2, "nearest-vector (pgvector) searches the request path runs at once, on as many PostgreSQL connections of their own (apart from --db-max-conns); one more waits up to --source-budget for a slot, then its source is skipped until the item's next request")
 	itemCache := fs.Int("item-cache", 1_000_000, "items held in the item cache")
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
@@ -104,6 +104,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	} else {
 		cfg := db.config()
 		cfg.MaxConns, cfg.MinIdleConns, cfg.WriteConns = int32(*maxConns), int32(*minConns), int32(*writeConns)
+		cfg.SearchConns = int32(*vectorSearches)
 		if *doMigrate {
 			if _, err := postgres.Migrate(ctx, cfg, log); err != nil {
 				return err
@@ -238,6 +239,10 @@ func registerPoolMetrics(set *metrics.Set, ps *postgres.Store) {
 	gauge(`recs_db_write_pool_connections{state="acquired"}`, func() float64 { return float64(ps.WriteStat().AcquiredConns()) })
 	gauge(`recs_db_write_pool_connections{state="total"}`, func() float64 { return float64(ps.WriteStat().TotalConns()) })
 	gauge(`recs_db_write_pool_empty_acquire_total`, func() float64 { return float64(ps.WriteStat().EmptyAcquireCount()) })
+	gauge(`recs_db_search_pool_new_connections_total`, func() float64 { return float64(ps.SearchStat().NewConnsCount()) })
+	gauge(`recs_db_search_pool_connections{state="acquired"}`, func() float64 { return float64(ps.SearchStat().AcquiredConns()) })
+	gauge(`recs_db_search_pool_connections{state="total"}`, func() float64 { return float64(ps.SearchStat().TotalConns()) })
+	gauge(`recs_db_search_pool_empty_acquire_total`, func() float64 { return float64(ps.SearchStat().EmptyAcquireCount()) })
 }
 
 // servePprof serves the profiler on its own listener, never on the API's.
