@@ -312,3 +312,41 @@ func TestItemsFetchByPosition(t *testing.T) {
 		t.Fatalf("err %v, got %v; want the error, a from the cache, new nil", err, dst)
 	}
 }
+
+// The cache keeps what requests read of an item and drops the rest,
+// whether the item was loaded on a miss or filled in bulk.
+func TestCachedItemsKeepTheServedFieldsOnly(t *testing.T) {
+	full := catalog.Item{ID: "a", Title: "Mug", Description: "A mug.", Category: []string{"Home", "Kitchen"}, Brand: "B",
+		Price: 9.5, Cost: 4, Currency: "EUR", Stock: 3, Attributes: map[string]string{"colour": "red"},
+		IncompatibleWith: []string{"x"}, Consumable: true, URL: "/a", ImageURL: "/a.jpg", Active: true,
+		Synthetic: []string{"cost"}, CreatedAt: time.Unix(100, 0).UTC()}
+	want := full
+	want.Description, want.Attributes, want.Synthetic = "", nil, nil
+	check := func(how string, got *catalog.Item) {
+		t.Helper()
+		if got == nil || got.ID != want.ID || got.Title != want.Title || got.Description != "" || got.Attributes != nil ||
+			got.Synthetic != nil || !slices.Equal(got.Category, want.Category) || got.Brand != want.Brand ||
+			got.Price != want.Price || got.Cost != want.Cost || got.Currency != want.Currency || got.Stock != want.Stock ||
+			!slices.Equal(got.IncompatibleWith, want.IncompatibleWith) || !got.Consumable || got.URL != want.URL ||
+			got.ImageURL != want.ImageURL || !got.Active || !got.CreatedAt.Equal(want.CreatedAt) {
+			t.Fatalf("%s: cached %+v, want %+v", how, got, want)
+		}
+	}
+	l := &countingLoader{items: map[string]catalog.Item{"a": full}}
+	c, _ := newItems(t, l)
+	dst := make([]*catalog.Item, 1)
+	if err := c.Fetch(t.Context(), []string{"a"}, dst); err != nil {
+		t.Fatal(err)
+	}
+	check("loaded on a miss", dst[0])
+
+	c, _ = newItems(t, &countingLoader{})
+	m := c.Mark()
+	c.Fill(m, []catalog.Item{full})
+	c.Release(m)
+	dst[0] = nil
+	if err := c.Fetch(t.Context(), []string{"a"}, dst); err != nil {
+		t.Fatal(err)
+	}
+	check("filled in bulk", dst[0])
+}

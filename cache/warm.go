@@ -40,7 +40,7 @@ func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
 	at := c.levels.patch(m.stock, items)
 	cached := make([]string, 0, len(items))
 	for i := range items {
-		intern(&items[i])
+		forServing(&items[i])
 		id := items[i].ID
 		k := c.t.key(id)
 		j := k.h % genStripes
