@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -69,7 +70,9 @@ func demoSessions(tb testing.TB) (*memstore.Store, *Engine, [][]session.Interact
 	if err := ms.PutItemVectors(ctx, vecs); err != nil {
 		tb.Fatal(err)
 	}
-	e, err := New(Config{ItemCache: 10_000, ListCache: 10_000, MaxVisitors: 1000}, ms, metrics.NewSet())
+	// A budget long enough that no search is skipped for want of a slot
+	// on a busy machine: the tests here measure what is found.
+	e, err := New(Config{SourceBudget: time.Minute, ItemCache: 10_000, ListCache: 10_000, MaxVisitors: 1000}, ms, metrics.NewSet())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -150,7 +153,7 @@ func (s *vectorReads) ItemVectors(ctx context.Context, ids []string) ([]catalog.
 func TestSessionVectorReadsMissingVectorsOnce(t *testing.T) {
 	ms, _, sessions := demoSessions(t)
 	st := &vectorReads{Store: ms}
-	e, err := New(Config{ItemCache: 10_000, ListCache: 10_000, MaxVisitors: 1000}, st, metrics.NewSet())
+	e, err := New(Config{SourceBudget: time.Minute, ItemCache: 10_000, ListCache: 10_000, MaxVisitors: 1000}, st, metrics.NewSet())
 	if err != nil {
 		t.Fatal(err)
 	}
