@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -349,4 +350,33 @@ func TestCachedItemsKeepTheServedFieldsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("filled in bulk", dst[0])
+}
+
+// Cached lists share one copy of each item id, and the lists handed in
+// are left as they were.
+func TestListsShareItemIDs(t *testing.T) {
+	c, err := NewLists(100, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fresh := func() []catalog.Scored {
+		return []catalog.Scored{{ItemID: string([]byte("item-1")), Score: 2}, {ItemID: string([]byte("item-2")), Score: 1}}
+	}
+	a, b := fresh(), fresh()
+	aID := unsafe.StringData(a[0].ItemID)
+	c.Fill(c.Gen(), []string{"a", "b"}, [][]catalog.Scored{a, b})
+	ca, _ := c.Peek("a")
+	cb, _ := c.Peek("b")
+	if len(ca) != 2 || ca[0] != (catalog.Scored{ItemID: "item-1", Score: 2}) || ca[1] != (catalog.Scored{ItemID: "item-2", Score: 1}) {
+		t.Fatalf("cached %v, want the list as filled", ca)
+	}
+	for i := range ca {
+		if unsafe.StringData(ca[i].ItemID) != unsafe.StringData(cb[i].ItemID) {
+			t.Fatalf("entry %d: the two lists hold two copies of %q", i, ca[i].ItemID)
+		}
+	}
+	if unsafe.StringData(a[0].ItemID) != aID {
+		t.Fatal("the list handed in was modified")
+	}
 }
