@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/recs-server/recs/build"
 	"github.com/recs-server/recs/catalog"
@@ -235,14 +236,14 @@ func registerPoolMetrics(set *metrics.Set, ps *postgres.Store) {
 	gauge(`recs_db_pool_new_connections_total`, func() float64 { return float64(ps.Stat().NewConnsCount()) })
 	gauge(`recs_db_pool_destroyed_connections_total{reason="idle"}`, func() float64 { return float64(ps.Stat().MaxIdleDestroyCount()) })
 	gauge(`recs_db_pool_destroyed_connections_total{reason="lifetime"}`, func() float64 { return float64(ps.Stat().MaxLifetimeDestroyCount()) })
-	gauge(`recs_db_write_pool_new_connections_total`, func() float64 { return float64(ps.WriteStat().NewConnsCount()) })
-	gauge(`recs_db_write_pool_connections{state="acquired"}`, func() float64 { return float64(ps.WriteStat().AcquiredConns()) })
-	gauge(`recs_db_write_pool_connections{state="total"}`, func() float64 { return float64(ps.WriteStat().TotalConns()) })
-	gauge(`recs_db_write_pool_empty_acquire_total`, func() float64 { return float64(ps.WriteStat().EmptyAcquireCount()) })
-	gauge(`recs_db_search_pool_new_connections_total`, func() float64 { return float64(ps.SearchStat().NewConnsCount()) })
-	gauge(`recs_db_search_pool_connections{state="acquired"}`, func() float64 { return float64(ps.SearchStat().AcquiredConns()) })
-	gauge(`recs_db_search_pool_connections{state="total"}`, func() float64 { return float64(ps.SearchStat().TotalConns()) })
-	gauge(`recs_db_search_pool_empty_acquire_total`, func() float64 { return float64(ps.SearchStat().EmptyAcquireCount()) })
+	// The write and search pools, the same four figures each.
+	for name, stat := range map[string]func() *pgxpool.Stat{"write": ps.WriteStat, "search": ps.SearchStat} {
+		prefix := `recs_db_` + name + `_pool_`
+		gauge(prefix+`new_connections_total`, func() float64 { return float64(stat().NewConnsCount()) })
+		gauge(prefix+`connections{state="acquired"}`, func() float64 { return float64(stat().AcquiredConns()) })
+		gauge(prefix+`connections{state="total"}`, func() float64 { return float64(stat().TotalConns()) })
+		gauge(prefix+`empty_acquire_total`, func() float64 { return float64(stat().EmptyAcquireCount()) })
+	}
 }
 
 // servePprof serves the profiler on its own listener, never on the API's.
