@@ -65,5 +65,19 @@ func (s *searchSlots) acquire(ctx context.Context) error {
 
 func (s *searchSlots) release() { <-s.slots }
 
-// running is how many searches hold a slot.
+// hold takes a slot for a batch of the warm-up's searches, waiting as
+// long as it takes: the warm-up has no budget, but its searches run on
+// the store's search connections too, and a request's search that got a
+// slot must find a connection free rather than queue behind a batch.
+// Not counted in started: that is the request path's.
+func (s *searchSlots) hold(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// running is how many searches hold a slot, the warm-up's included.
 func (s *searchSlots) running() int { return len(s.slots) }

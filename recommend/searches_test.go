@@ -3,9 +3,12 @@ package recommend
 import (
 	"context"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/memstore"
@@ -81,5 +84,64 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// gatedWarmSearches holds the warm-up's content searches of a real store
+// until the gate opens, and counts the request path's searches.
+type gatedWarmSearches struct {
+	shopStore
+	gate            chan struct{}
+	warmStarted     chan struct{}
+	requestSearches atomic.Int32
+}
+
+func (s *gatedWarmSearches) NearestToItems(ctx context.Context, ids []string, k int) ([]catalog.NeighborList, error) {
+	select {
+	case s.warmStarted <- struct{}{}:
+	default:
+	}
+	<-s.gate
+	return s.shopStore.NearestToItems(ctx, ids, k)
+}
+
+func (s *gatedWarmSearches) NearestItems(ctx context.Context, vec []float32, k int) ([]catalog.Scored, error) {
+	s.requestSearches.Add(1)
+	return s.shopStore.NearestItems(ctx, vec, k)
+}
+
+// A warm-up's batch of content searches holds a search slot: with the
+// only slot taken by it, a product page's search is skipped at its
+// budget instead of queueing for a store connection behind the batch.
+func TestWarmSearchesHoldASlot(t *testing.T) {
+	ms := memstore.New()
+	publishShop(t, ms, 1)
+	st := &gatedWarmSearches{shopStore: ms, gate: make(chan struct{}), warmStarted: make(chan struct{}, 1)}
+	set := metrics.NewSet()
+	e, err := New(Config{SourceBudget: 50 * time.Millisecond, VectorSearches: 1, ItemCache: 10_000, ListCache: 10_000,
+		Warm: WarmConfig{Items: 240}}, st, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	openGate := sync.OnceFunc(func() { close(st.gate) })
+	t.Cleanup(openGate) // before Close, which waits for the warm-up
+	if _, err := e.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-st.warmStarted
+	order := popularFirst(e.Ranker().Stats(), nil)
+	if _, err := e.PDP(t.Context(), Request{ItemID: order[0], Limit: 8}); err != nil {
+		t.Fatal(err)
+	}
+	busy := set.GetOrCreateCounter(`recs_vector_searches_total{result="busy"}`)
+	waitFor(t, "the skipped search to be counted", func() bool { return busy.Get() == 1 })
+	if n := st.requestSearches.Load(); n != 0 {
+		t.Fatalf("%d request searches ran beside the warm-up's batch with one slot, want 0", n)
+	}
+	openGate()
+	waitWarm(t, set, 1)
+	if got := e.searches.running(); got != 0 {
+		t.Fatalf("%d slots still held after the warm-up, want 0", got)
 	}
 }

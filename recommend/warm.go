@@ -74,7 +74,9 @@ const (
 	// searches took over the store's 5 s bound on a query.
 	warmNearestBatch = 50
 	// warmStartWorkers is how many content-neighbour queries the warm-up
-	// at start runs at once: the server takes no traffic until it ends.
+	// at start runs at once, at most (each holds a search slot, and there
+	// are Config.VectorSearches): the server takes no traffic until it
+	// ends.
 	warmStartWorkers = 4
 	// warmConnSearches is how many vector searches the warm-up at start
 	// runs on each of the store's search connections while readiness
@@ -306,7 +308,7 @@ func (e *Engine) warmBuild(ctx context.Context, version string) (WarmReport, err
 		content, lists := warmCounts(len(order), w.cfg.Items, e.cfg.ListCache, e.cfg.ItemCache)
 		workers := 1 // a new build: the server serves meanwhile, from the same database
 		if !itemsWarm && w.cfg.ReadyWait > 0 {
-			workers = warmStartWorkers // at start, before the server is ready
+			workers = min(warmStartWorkers, e.cfg.VectorSearches) // at start, before the server is ready
 		}
 		return e.warmNeighbors(ctx, ws, order[:lists], content, workers, &rep, current)
 	}()
@@ -529,7 +531,13 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 		return err
 	}
 	return e.warmLists(ids[:content], warmNearestBatch, workers, current, rep, contentKey,
-		func(ids []string) ([]catalog.NeighborList, error) { return ws.NearestToItems(ctx, ids, e.cfg.ListLen) })
+		func(ids []string) ([]catalog.NeighborList, error) {
+			if err := e.searches.hold(ctx); err != nil {
+				return nil, err
+			}
+			defer e.searches.release()
+			return ws.NearestToItems(ctx, ids, e.cfg.ListLen)
+		})
 }
 
 // warmLists caches one kind of list for ids, read in batches by read;
