@@ -236,14 +236,14 @@ type values[V any] interface {
 }
 
 // Lists caches candidate lists (neighbour tables, popularity scopes).
-type Lists = Derived[[]catalog.Scored]
+type Lists = Derived[List]
 
 // Vectors caches item vectors.
 type Vectors = Derived[[]float32]
 
 // NewLists returns a cache of at most max candidate lists.
 func NewLists(max int64, set *metrics.Set) (*Lists, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, []catalog.Scored]{
+	c, err := ristretto.NewCache(&ristretto.Config[string, List]{
 		NumCounters:        max * 10,
 		MaxCost:            max,
 		BufferItems:        64,
@@ -252,26 +252,7 @@ func NewLists(max int64, set *metrics.Set) (*Lists, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lists cache: %w", err)
 	}
-	return newDerived[[]catalog.Scored]("lists", listValues{ristrettoValues[[]catalog.Scored]{c}}, set), nil
-}
-
-// listValues keeps each cached list as a copy whose item ids are shared
-// with every other list's: read from the store, each entry's id is a
-// string of its own, and at 2,000 requests a second on 3,000 items a
-// heap profile found 630,000 of them live, nearly all the heap's objects,
-// which every garbage-collector cycle marks. The worst seconds of those
-// runs were the ones with the longest marks. A copy, not in place: a
-// store may hand out lists it keeps.
-type listValues struct {
-	ristrettoValues[[]catalog.Scored]
-}
-
-func (l listValues) Set(key string, v []catalog.Scored) bool {
-	shared := make([]catalog.Scored, len(v))
-	for i, s := range v {
-		shared[i] = catalog.Scored{ItemID: unique.Make(s.ItemID).Value(), Score: s.Score}
-	}
-	return l.ristrettoValues.Set(key, shared)
+	return newDerived[List]("lists", ristrettoValues[List]{c}, set), nil
 }
 
 // NewVectors returns a cache of at most max item vectors.

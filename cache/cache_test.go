@@ -206,16 +206,16 @@ func TestListsClearOnNewBuild(t *testing.T) {
 	}
 	defer c.Close()
 	var loads atomic.Int32
-	load := func(context.Context) ([]catalog.Scored, error) {
+	load := func(context.Context) (List, error) {
 		loads.Add(1)
-		return []catalog.Scored{{ItemID: "x"}}, nil
+		return NewList([]catalog.Scored{{ItemID: "x"}}), nil
 	}
 	if _, ok := c.Peek(PopularKey("all:7d")); ok {
 		t.Fatal("peek found a list never loaded")
 	}
 	c.Get(t.Context(), PopularKey("all:7d"), load)
 	c.Get(t.Context(), PopularKey("all:7d"), load)
-	if l, ok := c.Peek(PopularKey("all:7d")); !ok || len(l) != 1 {
+	if l, ok := c.Peek(PopularKey("all:7d")); !ok || l.Len() != 1 {
 		t.Fatalf("peek after a load: %v %v", l, ok)
 	}
 	c.Clear()
@@ -236,10 +236,10 @@ func TestConcurrentMissesShareOneLoadThatOutlivesTheRequest(t *testing.T) {
 	defer c.Close()
 	var loads atomic.Int32
 	release := make(chan struct{})
-	load := func(ctx context.Context) ([]catalog.Scored, error) {
+	load := func(ctx context.Context) (List, error) {
 		loads.Add(1)
 		<-release // a slow database
-		return []catalog.Scored{{ItemID: "x"}}, ctx.Err()
+		return NewList([]catalog.Scored{{ItemID: "x"}}), ctx.Err()
 	}
 	var wg sync.WaitGroup
 	for range 20 {
@@ -255,7 +255,7 @@ func TestConcurrentMissesShareOneLoadThatOutlivesTheRequest(t *testing.T) {
 	close(release)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if l, err := c.Get(t.Context(), "k", load); err == nil && len(l) == 1 {
+		if l, err := c.Get(t.Context(), "k", load); err == nil && l.Len() == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -352,8 +352,8 @@ func TestCachedItemsKeepTheServedFieldsOnly(t *testing.T) {
 	check("filled in bulk", dst[0])
 }
 
-// Cached lists share one copy of each item id, and the lists handed in
-// are left as they were.
+// Cached lists hold their entries as made, and share one copy of each
+// item id; the lists handed in are left as they were.
 func TestListsShareItemIDs(t *testing.T) {
 	c, err := NewLists(100, metrics.NewSet())
 	if err != nil {
@@ -361,22 +361,43 @@ func TestListsShareItemIDs(t *testing.T) {
 	}
 	defer c.Close()
 	fresh := func() []catalog.Scored {
-		return []catalog.Scored{{ItemID: string([]byte("item-1")), Score: 2}, {ItemID: string([]byte("item-2")), Score: 1}}
+		return []catalog.Scored{{ItemID: string([]byte("item-1")), Score: 2}, {ItemID: string([]byte("item-2")), Score: 0.25}}
 	}
 	a, b := fresh(), fresh()
 	aID := unsafe.StringData(a[0].ItemID)
-	c.Fill(c.Gen(), []string{"a", "b"}, [][]catalog.Scored{a, b})
+	c.Fill(c.Gen(), []string{"a", "b", "empty"}, []List{NewList(a), NewList(b), NewList(nil)})
 	ca, _ := c.Peek("a")
 	cb, _ := c.Peek("b")
-	if len(ca) != 2 || ca[0] != (catalog.Scored{ItemID: "item-1", Score: 2}) || ca[1] != (catalog.Scored{ItemID: "item-2", Score: 1}) {
-		t.Fatalf("cached %v, want the list as filled", ca)
+	if got := ca.Scored(); !slices.Equal(got, []catalog.Scored{{ItemID: "item-1", Score: 2}, {ItemID: "item-2", Score: 0.25}}) {
+		t.Fatalf("cached %v, want the list as filled", got)
 	}
-	for i := range ca {
-		if unsafe.StringData(ca[i].ItemID) != unsafe.StringData(cb[i].ItemID) {
-			t.Fatalf("entry %d: the two lists hold two copies of %q", i, ca[i].ItemID)
+	for i := range ca.Len() {
+		if unsafe.StringData(ca.ID(i)) != unsafe.StringData(cb.ID(i)) {
+			t.Fatalf("entry %d: the two lists hold two copies of %q", i, ca.ID(i))
 		}
 	}
-	if unsafe.StringData(a[0].ItemID) != aID {
-		t.Fatal("the list handed in was modified")
+	if unsafe.StringData(a[0].ItemID) == unsafe.StringData(ca.ID(0)) || unsafe.StringData(a[0].ItemID) != aID {
+		t.Fatal("the cache kept or modified the list handed in")
 	}
+	if e, ok := c.Peek("empty"); !ok || e.Len() != 0 {
+		t.Fatalf("the empty list: %v %v, want cached and empty", e, ok)
+	}
+}
+
+// Lists are made while others are read: the numbering is safe for
+// concurrent use (run with -race), and every list reads back its ids.
+func TestListsMadeConcurrently(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				l := []catalog.Scored{{ItemID: fmt.Sprintf("conc-%d-%d", g, i), Score: 1}, {ItemID: fmt.Sprintf("conc-shared-%d", i), Score: 0.5}}
+				if got := NewList(l).Scored(); !slices.Equal(got, l) {
+					t.Errorf("list %v read back as %v", l, got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

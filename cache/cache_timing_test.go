@@ -20,8 +20,8 @@ func BenchmarkListsGetHit(b *testing.B) {
 	}
 	defer c.Close()
 	keys := make([]string, 1000)
-	list := make([]catalog.Scored, 100)
-	load := func(context.Context) ([]catalog.Scored, error) { return list, nil }
+	list := NewList(make([]catalog.Scored, 100))
+	load := func(context.Context) (List, error) { return list, nil }
 	for i := range keys {
 		keys[i] = NeighborsKey(catalog.CoView, "item-"+strconv.Itoa(i))
 		c.Get(context.Background(), keys[i], load)
@@ -35,7 +35,7 @@ func BenchmarkListsGetHit(b *testing.B) {
 		var sink int
 		for pb.Next() {
 			l, _ := c.Get(ctx, keys[n%len(keys)], load)
-			sink += len(l)
+			sink += l.Len()
 			n++
 		}
 		_ = sink

@@ -49,22 +49,22 @@ func TestDerivedFillCachesManyAndNothingAfterAClear(t *testing.T) {
 	// More than ristretto's set buffer (32k): none may be dropped.
 	const n = 50_000
 	keys := make([]string, n)
-	vals := make([][]catalog.Scored, n)
+	vals := make([]List, n)
 	for i := range keys {
 		keys[i] = fmt.Sprint("k", i)
-		vals[i] = []catalog.Scored{{ItemID: keys[i]}}
+		vals[i] = NewList([]catalog.Scored{{ItemID: keys[i]}})
 	}
 	if got := c.Fill(c.Gen(), keys, vals); got != n {
 		t.Fatalf("Fill cached %d of %d", got, n)
 	}
 	for _, k := range keys {
-		if v, ok := c.Peek(k); !ok || v[0].ItemID != k {
+		if v, ok := c.Peek(k); !ok || v.ID(0) != k {
 			t.Fatalf("%s after Fill: %v, %v", k, v, ok)
 		}
 	}
 	gen := c.Gen()
 	c.Clear() // a new build while the warm-up read the old one
-	if got := c.Fill(gen, []string{"late"}, [][]catalog.Scored{{}}); got != 0 {
+	if got := c.Fill(gen, []string{"late"}, []List{NewList(nil)}); got != 0 {
 		t.Fatalf("Fill after Clear cached %d, want 0", got)
 	}
 	if _, ok := c.Peek("late"); ok {

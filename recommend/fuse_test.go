@@ -3,6 +3,7 @@ package recommend
 import (
 	"testing"
 
+	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/ranker"
 )
@@ -13,12 +14,12 @@ import (
 func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	e := &Engine{cfg: Config{RankDepth: 100}}
 	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
-	list := func(ids ...string) []catalog.Scored {
+	list := func(ids ...string) cache.List {
 		out := make([]catalog.Scored, len(ids))
 		for i, id := range ids {
 			out[i] = catalog.Scored{ItemID: id, Score: float64(len(ids) - i)}
 		}
-		return out
+		return cache.NewList(out)
 	}
 	fb := list("p", "q", "a")
 	srcs := []source{
@@ -26,12 +27,12 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 		{key: "n2:a", slot: ranker.SrcCoPurchase}, {key: "pop:cat", slot: ranker.SrcPopular},
 		{inMemory: true, slot: ranker.SrcSession},
 	}
-	lists := [][]catalog.Scored{list("a", "b", "c"), fb, list("c", "d"), fb, list("q", "z")}
+	lists := []cache.List{list("a", "b", "c"), fb, list("c", "d"), fb, list("q", "z")}
 	p := e.newPage(srcs, lists)
 	for i, l := range lists {
-		for r, sc := range l {
-			if got := p.ids[p.at[int(p.starts[i])+r]]; got != sc.ItemID {
-				t.Fatalf("list %d entry %d is %s, its slot holds %s", i, r, sc.ItemID, got)
+		for r := range l.Len() {
+			if got := p.ids[p.at[int(p.starts[i])+r]]; got != l.ID(r) {
+				t.Fatalf("list %d entry %d is %s, its slot holds %s", i, r, l.ID(r), got)
 			}
 		}
 	}

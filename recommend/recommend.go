@@ -301,11 +301,11 @@ type source struct {
 	// key names the list in the list cache ("" if not cached): a hit is
 	// read inline, without a goroutine.
 	key  string
-	load func(ctx context.Context) ([]catalog.Scored, error)
+	load func(ctx context.Context) (cache.List, error)
 	// inMemory sources have their list already (the visitor's own
 	// items): no load, no goroutine.
 	inMemory bool
-	list     []catalog.Scored
+	list     cache.List
 }
 
 // Fusion weights. Primary sources decide the order; fallbacks only fill a
@@ -323,18 +323,20 @@ const (
 
 func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, slot ranker.Source, w float64) source {
 	key := cache.NeighborsKey(kind, id)
-	return source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
-			return e.store.Neighbors(ctx, kind, id, e.cfg.ListLen)
+	return source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
+			l, err := e.store.Neighbors(ctx, kind, id, e.cfg.ListLen)
+			return cache.NewList(l), err
 		})
 	}}
 }
 
 func (e *Engine) popular(scope, reason string, w float64) source {
 	key := cache.PopularKey(scope)
-	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
-			return e.store.Popular(ctx, scope, e.cfg.ListLen)
+	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, key: key, load: func(ctx context.Context) (cache.List, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
+			l, err := e.store.Popular(ctx, scope, e.cfg.ListLen)
+			return cache.NewList(l), err
 		})
 	}}
 }
@@ -358,7 +360,7 @@ func (e *Engine) itemVector(ctx context.Context, id string) ([]float32, error) {
 // (pgvector HNSW in PostgreSQL): content for new items, blended with
 // behaviour for items with history. An item without a vector has none.
 func (e *Engine) similarContent(id string, w float64) source {
-	return source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: contentKey(id), load: func(ctx context.Context) ([]catalog.Scored, error) {
+	return source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: contentKey(id), load: func(ctx context.Context) (cache.List, error) {
 		return e.contentNeighbors(ctx, id)
 	}}
 }
@@ -366,17 +368,18 @@ func (e *Engine) similarContent(id string, w float64) source {
 // contentNeighbors is the item's nearest items by vector, the item itself
 // included, cached per item: a PDP's similar_content and the session
 // vectors of every visitor who viewed the item share it.
-func (e *Engine) contentNeighbors(ctx context.Context, id string) ([]catalog.Scored, error) {
-	return e.lists.Get(ctx, contentKey(id), func(ctx context.Context) ([]catalog.Scored, error) {
+func (e *Engine) contentNeighbors(ctx context.Context, id string) (cache.List, error) {
+	return e.lists.Get(ctx, contentKey(id), func(ctx context.Context) (cache.List, error) {
 		v, err := e.itemVector(ctx, id)
 		if err != nil || v == nil {
-			return []catalog.Scored{}, err
+			return cache.NewList(nil), err
 		}
 		if err := e.searches.acquire(ctx); err != nil {
-			return nil, err
+			return cache.List{}, err
 		}
 		defer e.searches.release()
-		return e.store.NearestItems(ctx, v, e.cfg.ListLen)
+		l, err := e.store.NearestItems(ctx, v, e.cfg.ListLen)
+		return cache.NewList(l), err
 	})
 }
 
@@ -453,9 +456,10 @@ func sessionVectorKey(recent []session.Interaction) string {
 // that include it with the next build.
 func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
 	key := sessionVectorKey(recent)
-	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, key: key, load: func(ctx context.Context) ([]catalog.Scored, error) {
-		return e.lists.Get(ctx, key, func(ctx context.Context) ([]catalog.Scored, error) {
-			return e.nearestToSession(ctx, recent)
+	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
+		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
+			l, err := e.nearestToSession(ctx, recent)
+			return cache.NewList(l), err
 		})
 	}}
 }
@@ -471,7 +475,7 @@ func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
 // at 2,000 mixed requests a second were two thirds of PostgreSQL's CPU.
 func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interaction) ([]catalog.Scored, error) {
 	vecs := make([][]float32, len(recent))
-	hoods := make([][]catalog.Scored, len(recent))
+	hoods := make([]cache.List, len(recent))
 	errs := make([]error, len(recent))
 	var wg sync.WaitGroup
 	for i, x := range recent {
@@ -506,10 +510,10 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	var ids []string
 	seen := make(map[string]bool, len(recent)*e.cfg.ListLen)
 	for _, l := range hoods {
-		for _, sc := range l {
-			if !seen[sc.ItemID] {
-				seen[sc.ItemID] = true
-				ids = append(ids, sc.ItemID)
+		for k := range l.Len() {
+			if id := l.ID(k); !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
 			}
 		}
 	}
@@ -533,8 +537,8 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 // gather loads every source in parallel, each within its budget. A source
 // that fails or runs late yields nothing and is counted; the request goes
 // on with the rest.
-func (e *Engine) gather(ctx context.Context, srcs []source) [][]catalog.Scored {
-	out := make([][]catalog.Scored, len(srcs))
+func (e *Engine) gather(ctx context.Context, srcs []source) []cache.List {
+	out := make([]cache.List, len(srcs))
 	var wg sync.WaitGroup
 	for i := range srcs {
 		if srcs[i].inMemory {
@@ -570,7 +574,7 @@ func (e *Engine) gather(ctx context.Context, srcs []source) [][]catalog.Scored {
 // anchor). Modules fuse their own range of the lists.
 type page struct {
 	srcs  []source
-	lists [][]catalog.Scored
+	lists []cache.List
 	slot  map[string]int32
 	ids   []string
 	hits  [][ranker.NumSources]ranker.Hit
@@ -602,7 +606,7 @@ const maxPooledSlots = 1 << 14
 
 // newPage indexes the lists of a page into a recycled page; release
 // gives it back.
-func (e *Engine) newPage(srcs []source, lists [][]catalog.Scored) *page {
+func (e *Engine) newPage(srcs []source, lists []cache.List) *page {
 	p := e.pages.Get().(*page)
 	p.srcs, p.lists = srcs, lists
 	clear(p.slot)
@@ -617,23 +621,24 @@ lists:
 		// same fallbacks): a list seen before has its slots already.
 		if key := srcs[i].key; key != "" {
 			for j := range i {
-				if srcs[j].key == key && srcs[j].slot == fam && len(lists[j]) == len(l) {
-					p.at = append(p.at, p.at[p.starts[j]:p.starts[j]+int32(len(l))]...)
+				if srcs[j].key == key && srcs[j].slot == fam && lists[j].Len() == l.Len() {
+					p.at = append(p.at, p.at[p.starts[j]:p.starts[j]+int32(l.Len())]...)
 					continue lists
 				}
 			}
 		}
-		for r, sc := range l {
-			j, ok := p.slot[sc.ItemID]
+		for r := range l.Len() {
+			id := l.ID(r)
+			j, ok := p.slot[id]
 			if !ok {
 				j = int32(len(p.ids))
-				p.slot[sc.ItemID] = j
-				p.ids = append(p.ids, sc.ItemID)
+				p.slot[id] = j
+				p.ids = append(p.ids, id)
 				p.hits = append(p.hits, ranker.NoHits)
 			}
 			p.at = append(p.at, j)
 			if h := &p.hits[j][fam]; h.Rank < 0 || int32(r) < h.Rank {
-				h.Rank, h.Score = int32(r), float32(sc.Score)
+				h.Rank, h.Score = int32(r), float32(l.Score(r))
 			}
 		}
 	}
@@ -713,11 +718,11 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 		at := p.at[p.starts[i]:]
 		src := &p.srcs[i]
 		bit := uint64(1) << min(i-lo, 63)
-		for r, sc := range p.lists[i] {
+		for r := range p.lists[i].Len() {
 			s := src.weight / (rrfK + float64(r))
 			j := at[r]
 			if idx[j] == 0 {
-				out = append(out, candidate{id: sc.ItemID, slot: j, score: s, from: bit, fallback: src.fallback})
+				out = append(out, candidate{id: p.ids[j], slot: j, score: s, from: bit, fallback: src.fallback})
 				idx[j] = int32(len(out))
 				continue
 			}
@@ -987,7 +992,7 @@ func recentViews(recent []session.Interaction) source {
 			l = append(l, catalog.Scored{ItemID: x.ItemID, Score: 1 / float64(len(l)+1)})
 		}
 	}
-	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: l}
+	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: cache.NewList(l)}
 }
 
 // maxCartAnchors bounds the work of a large cart: the newest items carry

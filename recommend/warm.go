@@ -328,14 +328,14 @@ func (e *Engine) warmPopular(ctx context.Context, ws WarmStore, rep *WarmReport)
 	}
 	have := map[string]bool{}
 	var keys []string
-	var vals [][]catalog.Scored
+	var vals []cache.List
 	for _, l := range pop {
 		have[l.Scope] = true
-		keys, vals = append(keys, cache.PopularKey(l.Scope)), append(vals, l.Items)
+		keys, vals = append(keys, cache.PopularKey(l.Scope)), append(vals, cache.NewList(l.Items))
 	}
 	for _, scope := range []string{candidates.ScopeAll7d, candidates.ScopeAll24h, candidates.ScopeTrending} {
 		if !have[scope] {
-			keys, vals = append(keys, cache.PopularKey(scope)), append(vals, []catalog.Scored{})
+			keys, vals = append(keys, cache.PopularKey(scope)), append(vals, cache.NewList(nil))
 		}
 	}
 	rep.Lists += e.lists.Fill(gen, keys, vals)
@@ -360,9 +360,9 @@ func (e *Engine) warmCategoryScopes(pop []catalog.PopularityList, gen uint64, re
 			keys = append(keys, cache.PopularKey(scope))
 		}
 	}
-	vals := make([][]catalog.Scored, len(keys))
+	vals := make([]cache.List, len(keys))
 	for i := range vals {
-		vals[i] = []catalog.Scored{}
+		vals[i] = cache.NewList(nil)
 	}
 	rep.Lists += e.lists.Fill(gen, keys, vals)
 }
@@ -555,12 +555,10 @@ func (e *Engine) warmLists(ids []string, batch, workers int, current func() erro
 			byID[l.ItemID] = l.Neighbors
 		}
 		keys := make([]string, len(chunk))
-		vals := make([][]catalog.Scored, len(chunk))
+		vals := make([]cache.List, len(chunk))
 		for i, id := range chunk {
 			keys[i] = key(id)
-			if vals[i] = byID[id]; vals[i] == nil {
-				vals[i] = []catalog.Scored{}
-			}
+			vals[i] = cache.NewList(byID[id]) // none: cached as empty
 		}
 		return e.lists.Fill(gen, keys, vals), nil
 	})
