@@ -58,7 +58,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	maxBatch := fs.Int("max-batch", 1000, "most items or events in one write request")
 	shutdownWait := fs.Duration("shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests")
 	sourceBudget := fs.Duration("source-budget", 30*time.Millisecond, "time budget of one candidate source; a slower source is skipped")
-	vectorSearches := fs.Int("vector-searches", 2, "nearest-vector (pgvector) searches the request path runs at once, on as many PostgreSQL connections of their own (apart from --db-max-conns); one more waits up to --source-budget for a slot, then its source is skipped until the item's next request")
+	vectorSearches := fs.Int("vector-searches", 2, "nearest-vector (pgvector) searches the request path runs at once (a warm-up's batches take slots too), on as many PostgreSQL connections of their own (apart from --db-max-conns); one more waits up to --source-budget for a slot, then its source is skipped until the item's next request")
 	itemCache := fs.Int("item-cache", 1_000_000, "items held in the item cache")
 	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
