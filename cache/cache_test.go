@@ -401,3 +401,21 @@ func TestListsMadeConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A transient list reads back as made and numbers none of its ids: they
+// come from clients.
+func TestTransientListsNumberNothing(t *testing.T) {
+	l := []catalog.Scored{{ItemID: "transient-1", Score: 0.5}, {ItemID: "transient-2", Score: 0.25}}
+	if got := TransientList(l).Scored(); !slices.Equal(got, l) {
+		t.Fatalf("read back %v, want %v", got, l)
+	}
+	numbers.mu.RLock()
+	_, numbered := numbers.byID["transient-1"]
+	numbers.mu.RUnlock()
+	if numbered {
+		t.Fatal("a transient list numbered its ids")
+	}
+	if n := TransientList(nil).Len(); n != 0 {
+		t.Fatalf("an empty transient list has %d entries", n)
+	}
+}

@@ -21,6 +21,9 @@ import (
 // A List is immutable once made; the zero List is empty.
 type List struct {
 	entries []listEntry
+	// transient is a list made for one request (TransientList), held as
+	// it is; entries is then nil.
+	transient []catalog.Scored
 }
 
 type listEntry struct {
@@ -38,19 +41,46 @@ func NewList(l []catalog.Scored) List {
 	return out
 }
 
+// TransientList is a List of l as it is (kept, not copied), its ids not
+// numbered: for a list made for one request and never cached, such as
+// a visitor's own recent items, whose ids come from events and may be
+// in no catalogue. Numbering them would grow the table with every id a
+// client ever sent.
+func TransientList(l []catalog.Scored) List {
+	if l == nil {
+		l = []catalog.Scored{}
+	}
+	return List{transient: l}
+}
+
 // Len is the number of entries.
-func (l List) Len() int { return len(l.entries) }
+func (l List) Len() int {
+	if l.transient != nil {
+		return len(l.transient)
+	}
+	return len(l.entries)
+}
 
 // ID is the i-th entry's item id.
-func (l List) ID(i int) string { return numbers.id(l.entries[i].item) }
+func (l List) ID(i int) string {
+	if l.transient != nil {
+		return l.transient[i].ItemID
+	}
+	return numbers.id(l.entries[i].item)
+}
 
 // Score is the i-th entry's score.
-func (l List) Score(i int) float64 { return float64(l.entries[i].score) }
+func (l List) Score(i int) float64 {
+	if l.transient != nil {
+		return l.transient[i].Score
+	}
+	return float64(l.entries[i].score)
+}
 
 // Scored returns the list as a new []catalog.Scored.
 func (l List) Scored() []catalog.Scored {
-	out := make([]catalog.Scored, len(l.entries))
-	for i := range l.entries {
+	out := make([]catalog.Scored, l.Len())
+	for i := range out {
 		out[i] = catalog.Scored{ItemID: l.ID(i), Score: l.Score(i)}
 	}
 	return out
@@ -58,9 +88,9 @@ func (l List) Scored() []catalog.Scored {
 
 // itemNumbers numbers every item id a cached list has named, from 0, for
 // as long as the process runs: a number stands for its id in every List,
-// so the one copy of each id is here. It grows with the catalogue (an id
-// is 16 bytes here plus the map's entry), never with traffic: lists name
-// catalogue items only.
+// so the one copy of each id is here. It grows with the ids the cached
+// lists name (an id is 16 bytes here plus the map's entry): the items of
+// the builds and the catalogue, never ids from traffic (TransientList).
 type itemNumbers struct {
 	mu   sync.RWMutex
 	byID map[string]uint32

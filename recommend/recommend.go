@@ -992,7 +992,7 @@ func recentViews(recent []session.Interaction) source {
 			l = append(l, catalog.Scored{ItemID: x.ItemID, Score: 1 / float64(len(l)+1)})
 		}
 	}
-	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: cache.NewList(l)}
+	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: cache.TransientList(l)}
 }
 
 // maxCartAnchors bounds the work of a large cart: the newest items carry
