@@ -77,15 +77,6 @@ func (l List) Score(i int) float64 {
 	return float64(l.entries[i].score)
 }
 
-// Scored returns the list as a new []catalog.Scored.
-func (l List) Scored() []catalog.Scored {
-	out := make([]catalog.Scored, l.Len())
-	for i := range out {
-		out[i] = catalog.Scored{ItemID: l.ID(i), Score: l.Score(i)}
-	}
-	return out
-}
-
 // itemNumbers numbers every item id a cached list has named, from 0, for
 // as long as the process runs: a number stands for its id in every List,
 // so the one copy of each id is here. It grows with the ids the cached

@@ -325,18 +325,19 @@ func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, slot ra
 	key := cache.NeighborsKey(kind, id)
 	return source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
 		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
-			l, err := e.store.Neighbors(ctx, kind, id, e.cfg.ListLen)
-			return cache.NewList(l), err
+			return listOf(e.store.Neighbors(ctx, kind, id, e.cfg.ListLen))
 		})
 	}}
 }
+
+// listOf is a store read's list as the list cache holds it.
+func listOf(l []catalog.Scored, err error) (cache.List, error) { return cache.NewList(l), err }
 
 func (e *Engine) popular(scope, reason string, w float64) source {
 	key := cache.PopularKey(scope)
 	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, key: key, load: func(ctx context.Context) (cache.List, error) {
 		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
-			l, err := e.store.Popular(ctx, scope, e.cfg.ListLen)
-			return cache.NewList(l), err
+			return listOf(e.store.Popular(ctx, scope, e.cfg.ListLen))
 		})
 	}}
 }
@@ -378,8 +379,7 @@ func (e *Engine) contentNeighbors(ctx context.Context, id string) (cache.List, e
 			return cache.List{}, err
 		}
 		defer e.searches.release()
-		l, err := e.store.NearestItems(ctx, v, e.cfg.ListLen)
-		return cache.NewList(l), err
+		return listOf(e.store.NearestItems(ctx, v, e.cfg.ListLen))
 	})
 }
 
@@ -458,8 +458,7 @@ func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
 	key := sessionVectorKey(recent)
 	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
 		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
-			l, err := e.nearestToSession(ctx, recent)
-			return cache.NewList(l), err
+			return listOf(e.nearestToSession(ctx, recent))
 		})
 	}}
 }
