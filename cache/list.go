@@ -13,7 +13,7 @@ import (
 // []catalog.Scored, an entry was 24 bytes with a pointer to its id, and
 // at 2,000 requests a second on 3,000 items the list cache was 36 of the
 // heap's 60 MB live, all of it scanned by every garbage-collector cycle
-// (every 1.5 s, 30-56 ms of marking that took one of the two cores);
+// (every 1.5 s, 29-56 ms of marking that took one of the two cores);
 // the worst seconds of those runs held the longest marks. Memory without
 // pointers is not scanned at all. Scores are float32 as the ranker reads
 // them (ranker.Hit).
