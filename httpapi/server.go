@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -116,6 +117,8 @@ type Server struct {
 	perIP   *ratelimit.Limiter[netip.Addr]
 	perKey  *ratelimit.Limiter[string]
 	assets  *widget.Assets // widget.js and the demo shop page
+	// lingering counts refused connections draining before they close.
+	lingering atomic.Int32
 	// base is cancelled on shutdown; every request context derives from it.
 	base   context.Context
 	cancel context.CancelFunc
@@ -158,6 +161,7 @@ func New(cfg Config, st Store, engine *recommend.Engine, log *slog.Logger, set *
 				msg = fmt.Sprintf("the request line and headers are larger than the limit of %d bytes", maxHeaderBytes)
 			}
 			writeError(ctx, status, msg)
+			lingerOnClose(ctx.Conn())
 		},
 	}
 	return s
@@ -171,7 +175,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.log.Error("reading the latest build failed; serving fallbacks until it works", "err", err)
 	}
 	go s.watchBuilds()
-	return s.srv.Serve(ln)
+	return s.srv.Serve(lingerListener{Listener: ln, lingering: &s.lingering})
 }
 
 func (s *Server) watchBuilds() {
