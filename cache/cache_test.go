@@ -328,7 +328,7 @@ func TestCachedItemsKeepTheServedFieldsOnly(t *testing.T) {
 		if got == nil || got.ID != want.ID || got.Title != want.Title || got.Description != "" || got.Attributes != nil ||
 			got.Synthetic != nil || !slices.Equal(got.Category, want.Category) || got.Brand != want.Brand ||
 			got.Price != want.Price || got.Cost != want.Cost || got.Currency != want.Currency || got.Stock != want.Stock ||
-			!slices.Equal(got.IncompatibleWith, want.IncompatibleWith) || !got.Consumable || got.URL != want.URL ||
+			!got.DeclaresIncompatible("x") || got.DeclaresIncompatible("y") || !got.Consumable || got.URL != want.URL ||
 			got.ImageURL != want.ImageURL || !got.Active || !got.CreatedAt.Equal(want.CreatedAt) {
 			t.Fatalf("%s: cached %+v, want %+v", how, got, want)
 		}

@@ -28,6 +28,9 @@ type Item struct {
 	// IncompatibleWith lists items that must never be recommended with this
 	// one (e.g. a charger for another phone).
 	IncompatibleWith []string `json:"incompatible_with,omitempty"`
+	// incompatible is IncompatibleWith held compactly, once
+	// CompactIncompatible has run (see there).
+	incompatible []uint64
 	// Consumable items may be recommended again soon after a purchase.
 	Consumable bool   `json:"consumable,omitempty"`
 	URL        string `json:"url,omitempty"`

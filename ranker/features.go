@@ -85,17 +85,23 @@ type Context struct {
 	// Recent are the visitor's recent interactions, newest first.
 	Recent []Interaction
 	// Exclude are ids never to return on this page (anchors, the cart,
-	// declared incompatibilities, items the page already shows).
+	// items the page already shows).
 	Exclude map[string]bool
+	// Declaring are the items whose declared incompatibilities hide a
+	// candidate, either way round (the item names the candidate, or the
+	// candidate names the item); the Anchors when nil. A cart's are all
+	// its items, while only the newest are Anchors.
+	Declaring []*catalog.Item
 
 	// Derived by Prepare.
 	anchorPrice float64
 	anchorCats  []string // top-level categories of the anchors
 	anchorLeafs []string
 	anchorBrand []string
-	anchorIDs   []string
-	// incompatible are the ids the anchors declare incompatible.
-	incompatible map[string]bool
+	// declaringIDs are the ids of Declaring; declarers those of them that
+	// name incompatible items.
+	declaringIDs []string
+	declarers    []*catalog.Item
 	hourSin      float32
 	hourCos      float32
 	catShare     map[string]float32
@@ -107,18 +113,24 @@ type Context struct {
 // Prepare derives the per-page values every candidate's features read.
 func (c *Context) Prepare() {
 	c.anchorPrice, c.anchorCats, c.anchorLeafs, c.anchorBrand = 0, c.anchorCats[:0], c.anchorLeafs[:0], c.anchorBrand[:0]
-	c.anchorIDs, c.incompatible = c.anchorIDs[:0], nil
+	c.declaringIDs, c.declarers = c.declaringIDs[:0], c.declarers[:0]
+	declaring := c.Declaring
+	if declaring == nil {
+		declaring = c.Anchors
+	}
+	for _, d := range declaring {
+		if d == nil {
+			continue
+		}
+		c.declaringIDs = append(c.declaringIDs, d.ID)
+		if d.DeclaresAnyIncompatible() {
+			c.declarers = append(c.declarers, d)
+		}
+	}
 	n := 0
 	for _, a := range c.Anchors {
 		if a == nil {
 			continue
-		}
-		c.anchorIDs = append(c.anchorIDs, a.ID)
-		for _, x := range a.IncompatibleWith {
-			if c.incompatible == nil {
-				c.incompatible = make(map[string]bool)
-			}
-			c.incompatible[x] = true
 		}
 		if a.Price > 0 {
 			c.anchorPrice += a.Price

@@ -183,12 +183,16 @@ func (r *Ranker) Drop(c *Context, cand *Candidate) string {
 	}
 	// Declared either way round: an anchor names the candidate, or the
 	// candidate names an anchor.
-	if c.incompatible[cand.ID] {
-		return "incompatible"
-	}
-	for _, x := range it.IncompatibleWith {
-		if contains(c.anchorIDs, x) {
+	for _, d := range c.declarers {
+		if d.DeclaresIncompatible(cand.ID) {
 			return "incompatible"
+		}
+	}
+	if it.DeclaresAnyIncompatible() {
+		for _, id := range c.declaringIDs {
+			if it.DeclaresIncompatible(id) {
+				return "incompatible"
+			}
 		}
 	}
 	return ""

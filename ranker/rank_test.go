@@ -87,11 +87,38 @@ func TestRecentPurchaseSuppressed(t *testing.T) {
 
 func TestIncompatibleExcludedBothWays(t *testing.T) {
 	r := New(Config{}, nil, nil)
-	anchor := item("printer", func(it *catalog.Item) { it.IncompatibleWith = []string{"ink-x"} })
-	cs := cands(item("ink-x"), item("ink-y", func(it *catalog.Item) { it.IncompatibleWith = []string{"printer"} }), item("paper"))
-	c := &Context{Now: now, Anchors: []*catalog.Item{anchor}}
-	if got := rankIDs(r, c, "similar", cs, 10); got != "paper" {
+	// As read from the store, and compacted as the item cache holds them.
+	for _, compact := range []bool{false, true} {
+		anchor := item("printer", func(it *catalog.Item) { it.IncompatibleWith = []string{"ink-x"} })
+		inkY := item("ink-y", func(it *catalog.Item) { it.IncompatibleWith = []string{"scanner", "printer"} })
+		if compact {
+			anchor.CompactIncompatible()
+			inkY.CompactIncompatible()
+		}
+		cs := cands(item("ink-x"), inkY, item("paper"))
+		c := &Context{Now: now, Anchors: []*catalog.Item{anchor}}
+		if got := rankIDs(r, c, "similar", cs, 10); got != "paper" {
+			t.Fatalf("compact %v: got %q, want paper", compact, got)
+		}
+	}
+}
+
+// Items that declare beyond the anchors (a cart's older items) hide
+// candidates either way round too; the anchors alone then do not.
+func TestDeclaringItemsBeyondTheAnchors(t *testing.T) {
+	r := New(Config{}, nil, nil)
+	older := item("scanner", func(it *catalog.Item) { it.IncompatibleWith = []string{"ink-x"} })
+	older.CompactIncompatible()
+	inkY := item("ink-y", func(it *catalog.Item) { it.IncompatibleWith = []string{"scanner"} })
+	inkY.CompactIncompatible()
+	anchor := item("printer")
+	c := &Context{Now: now, Anchors: []*catalog.Item{anchor}, Declaring: []*catalog.Item{anchor, older}}
+	if got := rankIDs(r, c, "similar", cands(item("ink-x"), inkY, item("paper")), 10); got != "paper" {
 		t.Fatalf("got %q, want paper", got)
+	}
+	c = &Context{Now: now, Anchors: []*catalog.Item{anchor}}
+	if got := rankIDs(r, c, "similar", cands(item("ink-x"), inkY, item("paper")), 10); got != "ink-x,ink-y,paper" {
+		t.Fatalf("anchors only: got %q, want all three", got)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/bits"
 	"slices"
@@ -909,26 +910,26 @@ func (e *Engine) fallbacks(categories ...string) []source {
 	return append(out, e.popular(candidates.ScopeAll7d, "popular", weightOverall))
 }
 
+// exclusions are the anchors' ids. What they declare incompatible the
+// ranker hides (ranker.Context.Declaring).
 func exclusions(anchors map[string]*catalog.Item) map[string]bool {
 	ex := make(map[string]bool, len(anchors))
-	for id, it := range anchors {
+	for id := range anchors {
 		ex[id] = true
-		for _, x := range it.IncompatibleWith {
-			ex[x] = true
-		}
 	}
 	return ex
 }
 
 // rankContext is the ranker's view of the page: the anchors, the
 // visitor's recent interactions with their items' category and brand, and
-// what must not be shown.
-func (e *Engine) rankContext(ctx context.Context, r *Request, anchors []*catalog.Item, recent []session.Interaction, exclude map[string]bool) *ranker.Context {
+// what must not be shown (exclude, and what declaring, the anchors when
+// nil, declare incompatible).
+func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring []*catalog.Item, recent []session.Interaction, exclude map[string]bool) *ranker.Context {
 	now := r.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	rc := &ranker.Context{Now: now, Anchors: anchors, Exclude: exclude}
+	rc := &ranker.Context{Now: now, Anchors: anchors, Declaring: declaring, Exclude: exclude}
 	if len(recent) > 0 {
 		ids := make([]string, len(recent))
 		for i, x := range recent {
@@ -975,7 +976,7 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	all = append(all, recentViews(recent))
 	p := e.newPage(all, e.gather(ctx, all))
 	defer e.release(p)
-	rc := e.rankContext(ctx, &r, []*catalog.Item{a}, recent, exclusions(anchors))
+	rc := e.rankContext(ctx, &r, []*catalog.Item{a}, nil, recent, exclusions(anchors))
 	return []Module{
 		e.module(ctx, "similar", r.Limit, p, 0, len(similar), rc),
 		e.module(ctx, "bought_together", r.Limit, p, len(similar), len(similar)+len(together), rc),
@@ -1030,7 +1031,8 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	for _, id := range r.ItemIDs {
 		ex[id] = true
 	}
-	rc := e.rankContext(ctx, &r, cart, recent, ex)
+	// Every item in the cart declares, not only the newest anchors.
+	rc := e.rankContext(ctx, &r, cart, slices.Collect(maps.Values(anchors)), recent, ex)
 	return []Module{e.module(ctx, "cross_sell", r.Limit, p, 0, len(srcs), rc)}, nil
 }
 
@@ -1109,7 +1111,7 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	for _, x := range recent {
 		seen[x.ItemID] = true
 	}
-	rc := e.rankContext(ctx, &r, nil, recent, seen)
+	rc := e.rankContext(ctx, &r, nil, nil, recent, seen)
 	rcAll := *rc
 	rcAll.Exclude = nil
 	return []Module{
@@ -1142,7 +1144,7 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="rank"}`).Inc()
 	}
 	rk := e.rank.Load()
-	rc := e.rankContext(ctx, &r, nil, recent, nil)
+	rc := e.rankContext(ctx, &r, nil, nil, recent, nil)
 	scored := make([]Item, len(r.ItemIDs))
 	var x ranker.Vector
 	for i, id := range r.ItemIDs {

@@ -149,6 +149,29 @@ func TestCartExcludesItemsAlreadyInCart(t *testing.T) {
 	}
 }
 
+// Every item of a large cart keeps its incompatible items out, not only
+// the newest, which seed the candidates.
+func TestCartHidesWhatAnyItemDeclaresIncompatible(t *testing.T) {
+	f := newFixture(t, nil)
+	cart := []string{"a1"} // the oldest; it declares a4 incompatible
+	var more []catalog.Item
+	for i := range maxCartAnchors {
+		more = append(more, item(fmt.Sprint("f", i), "Home", 5))
+		cart = append(cart, more[i].ID)
+	}
+	if err := f.st.UpsertItems(t.Context(), more); err != nil {
+		t.Fatal(err)
+	}
+	mods, err := f.engine.Cart(t.Context(), Request{ItemIDs: cart, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(mods[0].Items)
+	if slices.Contains(got, "a4") || !slices.Contains(got, "a2") {
+		t.Fatalf("cross_sell = %v, want a2 (popular in Home) but not a4", got)
+	}
+}
+
 func TestStockChangeShowsAtOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := t.Context()

@@ -1,0 +1,48 @@
+package catalog
+
+import (
+	"hash/maphash"
+	"slices"
+)
+
+// CompactIncompatible replaces IncompatibleWith by the sorted 64-bit
+// hashes of its ids, for an item held in memory to serve requests, which
+// only ever ask whether it names a given id (DeclaresIncompatible).
+//
+// Declared incompatibilities can be most of an item's memory. In the
+// 1,000,000-item demo catalogue 7 % of items (accessories for one model of
+// a device brand) name about 250 other items each; held as strings, they
+// were 420 of the 1,150 MB a heap profile found live with 813,000 items
+// cached. Hashes are 8 bytes an id, in one block without pointers. Two
+// distinct ids share a hash with a probability of 2^-64: a false match
+// hides one candidate as incompatible.
+func (it *Item) CompactIncompatible() {
+	if len(it.IncompatibleWith) == 0 {
+		it.IncompatibleWith, it.incompatible = nil, nil
+		return
+	}
+	h := make([]uint64, len(it.IncompatibleWith))
+	for i, id := range it.IncompatibleWith {
+		h[i] = idHash(id)
+	}
+	slices.Sort(h)
+	it.IncompatibleWith, it.incompatible = nil, slices.Compact(h)
+}
+
+// DeclaresIncompatible reports whether it names id as incompatible.
+func (it *Item) DeclaresIncompatible(id string) bool {
+	if it.incompatible != nil {
+		_, found := slices.BinarySearch(it.incompatible, idHash(id))
+		return found
+	}
+	return slices.Contains(it.IncompatibleWith, id)
+}
+
+// DeclaresAnyIncompatible reports whether it names any item incompatible.
+func (it *Item) DeclaresAnyIncompatible() bool {
+	return len(it.incompatible) > 0 || len(it.IncompatibleWith) > 0
+}
+
+var idSeed = maphash.MakeSeed()
+
+func idHash(id string) uint64 { return maphash.String(idSeed, id) }
