@@ -16,6 +16,7 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/embeddings"
 )
 
 // ItemLoader reads items from the store; ids it does not return are
@@ -238,8 +239,8 @@ type values[V any] interface {
 // Lists caches candidate lists (neighbour tables, popularity scopes).
 type Lists = Derived[List]
 
-// Vectors caches item vectors.
-type Vectors = Derived[[]float32]
+// Vectors caches item vectors, as int8 (embeddings.Int8).
+type Vectors = Derived[embeddings.Int8]
 
 // NewLists returns a cache of at most max candidate lists.
 func NewLists(max int64, set *metrics.Set) (*Lists, error) {
@@ -260,9 +261,9 @@ func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("vectors cache: size %d, want > 0", max)
 	}
-	t := newTable[[]float32](max, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`))
+	t := newTable[embeddings.Int8](max, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`))
 	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(t.len()) })
-	return newDerived[[]float32]("vectors", tableValues[[]float32]{t}, set), nil
+	return newDerived[embeddings.Int8]("vectors", tableValues[embeddings.Int8]{t}, set), nil
 }
 
 func newDerived[V any](name string, c values[V], set *metrics.Set) *Derived[V] {

@@ -8,6 +8,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/embeddings"
 )
 
 func TestItemsFillServesWithoutLoadsButSkipsItemsInvalidatedAfterTheMark(t *testing.T) {
@@ -82,17 +83,17 @@ func TestVectorsFillLookupClearAndBound(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	keys := make([]string, 1500)
-	vals := make([][]float32, len(keys))
+	vals := make([]embeddings.Int8, len(keys))
 	for i := range keys {
 		keys[i] = fmt.Sprint("v", i)
-		vals[i] = []float32{float32(i)}
+		vals[i] = embeddings.QuantizeInt8([]float32{float32(i)})
 	}
 	if got := c.Fill(c.Gen(), keys[:1000], vals[:1000]); got != 1000 {
 		t.Fatalf("Fill cached %d of 1000", got)
 	}
-	dst := make([][]float32, 3)
+	dst := make([]embeddings.Int8, 3)
 	missing := c.Lookup([]string{"v7", "nope", "v999"}, dst)
-	if !slices.Equal(missing, []int{1}) || dst[0][0] != 7 || dst[2][0] != 999 {
+	if !slices.Equal(missing, []int{1}) || dst[0].Float32()[0] != 7 || dst[2].Float32()[0] != 999 {
 		t.Fatalf("Lookup = %v missing, %v; want [1] missing, 7 and 999", missing, dst)
 	}
 	// Over the bound: old values make room, the count stays near it.
@@ -101,7 +102,7 @@ func TestVectorsFillLookupClearAndBound(t *testing.T) {
 	if entries < 1000 || entries > 1000+maxShards {
 		t.Fatalf("%v vectors cached after 1,500 filled, want about 1,000", entries)
 	}
-	if v, ok := c.Peek("v1499"); !ok || v[0] != 1499 {
+	if v, ok := c.Peek("v1499"); !ok || v.Float32()[0] != 1499 {
 		t.Fatalf("the newest value after eviction: %v, %v", v, ok)
 	}
 	gen := c.Gen()
@@ -112,7 +113,7 @@ func TestVectorsFillLookupClearAndBound(t *testing.T) {
 	if n := set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, nil).Get(); n != 0 {
 		t.Fatalf("%v entries after Clear", n)
 	}
-	if got := c.Fill(gen, []string{"late"}, [][]float32{{1}}); got != 0 {
+	if got := c.Fill(gen, []string{"late"}, []embeddings.Int8{embeddings.QuantizeInt8([]float32{1})}); got != 0 {
 		t.Fatalf("Fill of values read before Clear cached %d, want 0", got)
 	}
 }

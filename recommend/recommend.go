@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -348,13 +347,13 @@ func contentKey(id string) string { return "e:" + id }
 
 // itemVector returns an item's served vector through the cache; nil when
 // it has none.
-func (e *Engine) itemVector(ctx context.Context, id string) ([]float32, error) {
-	return e.vectors.Get(ctx, id, func(ctx context.Context) ([]float32, error) {
+func (e *Engine) itemVector(ctx context.Context, id string) (embeddings.Int8, error) {
+	return e.vectors.Get(ctx, id, func(ctx context.Context) (embeddings.Int8, error) {
 		v, err := e.store.ItemVector(ctx, id)
 		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, nil
+			return embeddings.Int8{}, nil
 		}
-		return v, err
+		return embeddings.QuantizeInt8(v), err
 	})
 }
 
@@ -373,22 +372,22 @@ func (e *Engine) similarContent(id string, w float64) source {
 func (e *Engine) contentNeighbors(ctx context.Context, id string) (cache.List, error) {
 	return e.lists.Get(ctx, contentKey(id), func(ctx context.Context) (cache.List, error) {
 		v, err := e.itemVector(ctx, id)
-		if err != nil || v == nil {
+		if err != nil || v.Len() == 0 {
 			return cache.NewList(nil), err
 		}
 		if err := e.searches.acquire(ctx); err != nil {
 			return cache.List{}, err
 		}
 		defer e.searches.release()
-		return listOf(e.store.NearestItems(ctx, v, e.cfg.ListLen))
+		return listOf(e.store.NearestItems(ctx, v.Float32(), e.cfg.ListLen))
 	})
 }
 
 // vectorsOf returns the vectors of ids in their order, nil for an item
 // without one: the cached ones, and the others read in one store call and
 // cached.
-func (e *Engine) vectorsOf(ctx context.Context, ids []string) ([][]float32, error) {
-	out := make([][]float32, len(ids))
+func (e *Engine) vectorsOf(ctx context.Context, ids []string) ([]embeddings.Int8, error) {
+	out := make([]embeddings.Int8, len(ids))
 	missing := e.vectors.Lookup(ids, out)
 	if len(missing) == 0 {
 		return out, nil
@@ -415,17 +414,17 @@ type vectorReader interface {
 // readVectors reads the vectors of ids with one call of r and caches
 // them, nil for an item without one (cached as such). It returns them in
 // the order of ids, and how many it cached.
-func (e *Engine) readVectors(ctx context.Context, r vectorReader, ids []string) ([][]float32, int, error) {
+func (e *Engine) readVectors(ctx context.Context, r vectorReader, ids []string) ([]embeddings.Int8, int, error) {
 	gen := e.vectors.Gen()
 	got, err := r.ItemVectors(ctx, ids)
 	if err != nil {
 		return nil, 0, err
 	}
-	byID := make(map[string][]float32, len(got))
+	byID := make(map[string]embeddings.Int8, len(got))
 	for _, v := range got {
-		byID[v.ItemID] = v.Vector
+		byID[v.ItemID] = embeddings.QuantizeInt8(v.Vector)
 	}
-	vals := make([][]float32, len(ids))
+	vals := make([]embeddings.Int8, len(ids))
 	for i, id := range ids {
 		vals[i] = byID[id]
 	}
@@ -474,7 +473,7 @@ func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
 // vector search in PostgreSQL per visitor and per new recent item, which
 // at 2,000 mixed requests a second were two thirds of PostgreSQL's CPU.
 func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interaction) ([]catalog.Scored, error) {
-	vecs := make([][]float32, len(recent))
+	vecs := make([]embeddings.Int8, len(recent))
 	hoods := make([]cache.List, len(recent))
 	errs := make([]error, len(recent))
 	var wg sync.WaitGroup
@@ -482,7 +481,7 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 		// In parallel: a neighbourhood not cached is a vector search.
 		wg.Go(func() {
 			vecs[i], errs[i] = e.itemVector(ctx, x.ItemID)
-			if errs[i] == nil && vecs[i] != nil {
+			if errs[i] == nil && vecs[i].Len() > 0 {
 				hoods[i], errs[i] = e.contentNeighbors(ctx, x.ItemID)
 			}
 		})
@@ -493,16 +492,13 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	}
 	var sum []float32
 	for i, v := range vecs {
-		if v == nil {
+		if v.Len() == 0 || (sum != nil && v.Len() != len(sum)) {
 			continue
 		}
 		if sum == nil {
-			sum = make([]float32, len(v))
+			sum = make([]float32, v.Len())
 		}
-		rw := float32(1 / float64(i+1))
-		for j := range sum {
-			sum[j] += rw * v[j]
-		}
+		v.AddScaled(sum, float32(1/float64(i+1)))
 	}
 	if sum == nil {
 		return []catalog.Scored{}, nil
@@ -521,14 +517,10 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	if err != nil {
 		return nil, err
 	}
-	embeddings.Normalize(sum)
 	top := embeddings.NewTopK(e.cfg.ListLen)
 	for i, v := range cands {
-		if len(v) != len(sum) {
-			continue
-		}
-		if vv := embeddings.Dot(v, v); vv > 0 {
-			top.Push(ids[i], float64(embeddings.Dot(sum, v))/math.Sqrt(float64(vv)))
+		if c, ok := v.Cosine(sum); ok {
+			top.Push(ids[i], c)
 		}
 	}
 	return top.Sorted(), nil

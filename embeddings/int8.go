@@ -1,0 +1,91 @@
+package embeddings
+
+import "math"
+
+// Int8 is a vector held as one int8 per component times a scale, a
+// quarter of the memory of []float32, for vectors kept in memory to
+// serve requests. A million 128-dimension item vectors are 512 MB as
+// float32, the largest part of the server's heap at that catalogue size,
+// and 128 MB as Int8.
+//
+// Each component is rounded to the nearest of 255 steps between minus
+// and plus the largest magnitude, so it is off by at most half a step
+// (1/254 of that magnitude). For unit vectors in 128 dimensions that
+// moved a cosine by 0.002 at most (TestInt8KeepsVectorsWithinHalfAStep).
+// Serving ranks candidates by cosine to a session's vector and searches
+// an item's neighbours with its vector. Measured with the server's cache
+// holding Int8 instead of float32: the session vectors' recall against
+// the exact search 0.9782 against 0.9793
+// (TestSessionVectorFindsWhatAFullSearchFinds), and the offline
+// evaluation on Online Retail the same to the third decimal (basket
+// NDCG@20 0.2171 both; for_you 0.1004 against 0.1003).
+//
+// The zero Int8 is no vector.
+type Int8 struct {
+	q     []int8
+	scale float32
+}
+
+// QuantizeInt8 returns v as an Int8; nil or empty v gives the zero Int8.
+func QuantizeInt8(v []float32) Int8 {
+	if len(v) == 0 {
+		return Int8{}
+	}
+	var maxAbs float32
+	for _, x := range v {
+		maxAbs = max(maxAbs, float32(math.Abs(float64(x))))
+	}
+	q := make([]int8, len(v))
+	if maxAbs == 0 || math.IsInf(float64(maxAbs), 0) || math.IsNaN(float64(maxAbs)) {
+		return Int8{q: q}
+	}
+	inv := 127 / maxAbs
+	for i, x := range v {
+		q[i] = int8(math.Round(float64(x * inv)))
+	}
+	return Int8{q: q, scale: maxAbs / 127}
+}
+
+// Len is the number of components; 0 for no vector.
+func (v Int8) Len() int { return len(v.q) }
+
+// Float32 returns the vector's components as float32 (a new slice); nil
+// for no vector.
+func (v Int8) Float32() []float32 {
+	if v.q == nil {
+		return nil
+	}
+	out := make([]float32, len(v.q))
+	for i, x := range v.q {
+		out[i] = float32(x) * v.scale
+	}
+	return out
+}
+
+// AddScaled adds w times v to dst, which must be as long as v.
+func (v Int8) AddScaled(dst []float32, w float32) {
+	ws := w * v.scale
+	dst = dst[:len(v.q)]
+	for i, x := range v.q {
+		dst[i] += ws * float32(x)
+	}
+}
+
+// Cosine returns the cosine similarity of a and v; ok is false when
+// either is the zero vector or their lengths differ.
+func (v Int8) Cosine(a []float32) (cos float64, ok bool) {
+	if len(a) != len(v.q) {
+		return 0, false
+	}
+	var aq, qq, aa float32
+	for i, x := range v.q {
+		f := float32(x)
+		aq += a[i] * f
+		qq += f * f
+		aa += a[i] * a[i]
+	}
+	if qq == 0 || aa == 0 {
+		return 0, false
+	}
+	return float64(aq) / math.Sqrt(float64(qq)*float64(aa)), true
+}
