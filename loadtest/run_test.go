@@ -515,7 +515,10 @@ func TestStockProbeMeasuresHowSoonRecommendationsReflectStock(t *testing.T) {
 	if p == nil || p.ItemID != "D-000003" || p.Probes < 3 || p.Failures != 0 {
 		t.Fatalf("probe %+v: want several probes of D-000003 without failures", p)
 	}
-	if p.OutOfStock.Min < 100 || p.OutOfStock.Max > 250 || p.Restock.Max < 100 { // the first restock finds it in stock
+	// The stub's lag starts when it reads the update, the probe's clock at
+	// the acknowledgement, which reaches the client a moment later (98.1
+	// ms measured in one CI run): hence a little under 100 ms at least.
+	if p.OutOfStock.Min < 80 || p.OutOfStock.Max > 250 || p.Restock.Max < 100 { // the first restock finds it in stock
 		t.Fatalf("probe %+v: want lags of about the stub's 100 ms", p)
 	}
 	time.Sleep(150 * time.Millisecond) // the stub's lag
