@@ -131,7 +131,8 @@ func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) er
 		at := c.levels.patch(start, items)
 		byID := make(map[string]*catalog.Item, len(items))
 		for i := range items {
-			byID[items[i].ID] = cacheable(&items[i])
+			forServing(&items[i])
+			byID[items[i].ID] = &items[i]
 		}
 		for i, id := range missing {
 			g := c.stripe(keys[i])
@@ -387,20 +388,6 @@ func (c *Derived[V]) Wait() { c.c.Wait() }
 
 // Close stops the cache's goroutines.
 func (c *Derived[V]) Close() { c.c.Close() }
-
-// cacheable is a copy of it, prepared for serving (forServing), to cache.
-// A copy of its own, not a pointer into the slice the store read: a
-// cached item is replaced by a new snapshot on every stock update
-// (SetStock), and a pointer into the slice would keep the whole slice,
-// every item the read returned, for as long as any one of them is
-// cached. Under a stream of stock updates that could double the
-// memory of the items.
-func cacheable(it *catalog.Item) *catalog.Item {
-	forServing(it)
-	cp := new(catalog.Item)
-	*cp = *it
-	return cp
-}
 
 // forServing prepares an item read from the store for the cache.
 //

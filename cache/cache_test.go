@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
-	"weak"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -429,58 +427,4 @@ func scoredOf(l List) []catalog.Scored {
 		out[i] = catalog.Scored{ItemID: l.ID(i), Score: l.Score(i)}
 	}
 	return out
-}
-
-// The cache keeps a copy of each item a read returned, not a pointer into
-// the read's slice: one such pointer keeps the whole slice alive, every
-// item of the read, and a stock update replaces a cached item by a new
-// snapshot, so a stream of them would leave the old slices behind.
-func TestCachedItemsDoNotKeepTheReadsSlice(t *testing.T) {
-	stored := map[string]catalog.Item{}
-	ids := make([]string, 50)
-	for i := range ids {
-		ids[i] = fmt.Sprint("i", i)
-		stored[ids[i]] = catalog.Item{ID: ids[i], Title: "x", Price: 1, Stock: 3, Active: true}
-	}
-	var loaded weak.Pointer[catalog.Item]
-	c, err := NewItems(1000, func(ctx context.Context, want []string) ([]catalog.Item, error) {
-		out := make([]catalog.Item, 0, len(want))
-		for _, id := range want {
-			out = append(out, stored[id])
-		}
-		loaded = weak.Make(&out[0])
-		return out, nil
-	}, metrics.NewSet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := make([]*catalog.Item, 25)
-	if err := c.Fetch(t.Context(), ids[:25], dst); err != nil || dst[0] == nil {
-		t.Fatalf("fetch: %v, %v", err, dst[0])
-	}
-	filled := fill(c, stored, ids[25:])
-	clear(dst)
-	runtime.GC()
-	if loaded.Value() != nil {
-		t.Fatal("the cache keeps the slice a load read")
-	}
-	if filled.Value() != nil {
-		t.Fatal("the cache keeps the slice a fill read")
-	}
-	if err := c.Fetch(t.Context(), []string{"i0", "i49"}, dst[:2]); err != nil || dst[0].ID != "i0" || dst[1].ID != "i49" {
-		t.Fatalf("cached items: %v, %+v", err, dst[:2])
-	}
-}
-
-// fill caches the stored items of ids as the warm-up does, and returns a
-// weak pointer into the slice it read.
-func fill(c *Items, stored map[string]catalog.Item, ids []string) weak.Pointer[catalog.Item] {
-	read := make([]catalog.Item, len(ids))
-	for i, id := range ids {
-		read[i] = stored[id]
-	}
-	m := c.Mark()
-	c.Fill(m, read)
-	c.Release(m)
-	return weak.Make(&read[0])
 }

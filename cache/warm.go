@@ -33,18 +33,18 @@ func (c *Items) Release(m *ItemsMark) { c.levels.end(m.stock) }
 
 // Fill caches items read from the store after m was taken, with the stock
 // levels set since, except those invalidated since (an upsert: they load
-// on demand). It sets the stock levels in items and prepares them for
-// serving (forServing); the cache keeps copies. It returns how many it
-// cached.
+// on demand). It sets the stock levels in items, and the cached values
+// point into items, which the caller must not modify afterwards. It
+// returns how many it cached.
 func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
 	at := c.levels.patch(m.stock, items)
 	cached := make([]string, 0, len(items))
 	for i := range items {
-		it := cacheable(&items[i])
-		id := it.ID
+		forServing(&items[i])
+		id := items[i].ID
 		k := c.t.key(id)
 		j := k.h % genStripes
-		if c.t.setIf(k, it, func() bool { return c.gens[j].Load() == m.gens[j] }) {
+		if c.t.setIf(k, &items[i], func() bool { return c.gens[j].Load() == m.gens[j] }) {
 			cached = append(cached, id)
 		}
 	}
