@@ -26,6 +26,16 @@ type ItemLoader func(ctx context.Context, ids []string) ([]catalog.Item, error)
 // Items caches catalogue items by id. A cached value is an immutable
 // snapshot: callers must not modify it. Unknown ids are cached too (as
 // nil), so a flood of requests for a missing id does not reach the store.
+//
+// The cache keeps pointers into the slice a store read returned, not a
+// copy of each item. A pointer keeps the whole slice, so once a stock
+// update has replaced an item by a new snapshot (SetStock), the old one
+// stays in memory as long as any other item of its read is cached.
+// Copying each item was measured and not kept: at 1,000,000 items cached,
+// after 180 s at 500 req/s, each garbage-collector mark took 2.2-2.5 s
+// (2.8 s of CPU) instead of 0.48-0.50 s (0.6 s), p99 36.3 ms against 31.9,
+// to save slices that held 153 MB once half the items' stock had been
+// updated (live heap 869 MB, against 716 before the updates).
 type Items struct {
 	t    *table[*catalog.Item]
 	load ItemLoader
@@ -129,6 +139,7 @@ func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) er
 			return
 		}
 		at := c.levels.patch(start, items)
+		// The cached items point into the slice read (see Items).
 		byID := make(map[string]*catalog.Item, len(items))
 		for i := range items {
 			forServing(&items[i])

@@ -181,8 +181,8 @@ func (r *Ranker) Drop(c *Context, cand *Candidate) string {
 			return "recently_bought"
 		}
 	}
-	// Declared either way round: an anchor names the candidate, or the
-	// candidate names an anchor.
+	// Declared either way round: a declaring item (Context.Declaring)
+	// names the candidate, or the candidate names one.
 	for _, d := range c.declarers {
 		if d.DeclaresIncompatible(cand.ID) {
 			return "incompatible"
