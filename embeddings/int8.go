@@ -71,21 +71,22 @@ func (v Int8) AddScaled(dst []float32, w float32) {
 	}
 }
 
-// Cosine returns the cosine similarity of a and v; ok is false when
-// either is the zero vector or their lengths differ.
-func (v Int8) Cosine(a []float32) (cos float64, ok bool) {
-	if len(a) != len(v.q) {
+// CosineToUnit returns the cosine similarity of v and unit, a vector of
+// length 1 (Normalize it once, not per call: a session vector is compared
+// with hundreds of candidates). ok is false when v is the zero vector or
+// the lengths differ.
+func (v Int8) CosineToUnit(unit []float32) (cos float64, ok bool) {
+	if len(unit) != len(v.q) {
 		return 0, false
 	}
-	var aq, qq, aa float32
+	var uq, qq float32
 	for i, x := range v.q {
 		f := float32(x)
-		aq += a[i] * f
+		uq += unit[i] * f
 		qq += f * f
-		aa += a[i] * a[i]
 	}
-	if qq == 0 || aa == 0 {
+	if qq == 0 {
 		return 0, false
 	}
-	return float64(aq) / math.Sqrt(float64(qq)*float64(aa)), true
+	return float64(uq) / math.Sqrt(float64(qq)), true
 }

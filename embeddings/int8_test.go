@@ -33,7 +33,7 @@ func TestInt8KeepsVectorsWithinHalfAStep(t *testing.T) {
 				t.Fatalf("component %d: %v back as %v, more than half a step (%v) off", i, v[i], back[i], maxAbs/254)
 			}
 		}
-		got, ok := q.Cosine(a)
+		got, ok := q.CosineToUnit(a)
 		if !ok {
 			t.Fatal("no cosine for two non-zero vectors")
 		}
@@ -68,13 +68,13 @@ func TestInt8ZeroAndMismatched(t *testing.T) {
 	if zero.Len() != 4 {
 		t.Fatalf("zero vector length %d", zero.Len())
 	}
-	if _, ok := zero.Cosine([]float32{1, 0, 0, 0}); ok {
+	if _, ok := zero.CosineToUnit([]float32{1, 0, 0, 0}); ok {
 		t.Fatal("a cosine with the zero vector")
 	}
-	if _, ok := QuantizeInt8([]float32{1, 0}).Cosine([]float32{1, 0, 0}); ok {
+	if _, ok := QuantizeInt8([]float32{1, 0}).CosineToUnit([]float32{1, 0, 0}); ok {
 		t.Fatal("a cosine of vectors of different lengths")
 	}
-	if c, ok := QuantizeInt8([]float32{0, -2, 0}).Cosine([]float32{0, 1, 0}); !ok || c != -1 {
+	if c, ok := QuantizeInt8([]float32{0, -2, 0}).CosineToUnit([]float32{0, 1, 0}); !ok || c != -1 {
 		t.Fatalf("opposite vectors: %v %v, want -1", c, ok)
 	}
 }

@@ -517,9 +517,10 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	if err != nil {
 		return nil, err
 	}
+	embeddings.Normalize(sum)
 	top := embeddings.NewTopK(e.cfg.ListLen)
 	for i, v := range cands {
-		if c, ok := v.Cosine(sum); ok {
+		if c, ok := v.CosineToUnit(sum); ok {
 			top.Push(ids[i], c)
 		}
 	}
