@@ -134,8 +134,10 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, mods []recommend.Module, err 
 	return nil
 }
 
+// readContext bounds a read by ReadDeadline, arming the timer only if
+// the read waits on something (lazyDeadline).
 func (s *Server) readContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(s.base, s.cfg.ReadDeadline)
+	return withLazyDeadline(s.base, s.cfg.ReadDeadline)
 }
 
 // pdp serves a product page. An unknown item_id is a 404: the storefront
