@@ -3,6 +3,7 @@ package embeddings
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 
@@ -86,4 +87,24 @@ func BenchmarkItem2Vec200k(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkInt8CosineToUnit: a session vector against 800 candidates of
+// 128 dimensions, what nearestToSession does for a visitor with 8 recent
+// items.
+func BenchmarkInt8CosineToUnit(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	cands := make([]Int8, 800)
+	for i := range cands {
+		cands[i] = QuantizeInt8(randomUnit(r, 128))
+	}
+	unit := randomUnit(r, 128)
+	var sink float64
+	for b.Loop() {
+		for _, c := range cands {
+			cos, _ := c.CosineToUnit(unit)
+			sink += cos
+		}
+	}
+	_ = sink
 }
