@@ -10,7 +10,9 @@ import (
 
 // TestPageIndexesRepeatedListsOnce: a list two modules share (same cache
 // key) reuses the slots of its first sight; every entry of every list
-// still points at its own item's slot.
+// still points at its own item's slot; an item has one slot whether a
+// cached list or the visitor's own (transient) list names it, and a pin
+// finds it.
 func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	e := &Engine{cfg: Config{RankDepth: 100}}
 	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
@@ -25,9 +27,10 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	srcs := []source{
 		{key: "n:a", slot: ranker.SrcCoView}, {key: "pop:cat", slot: ranker.SrcPopular},
 		{key: "n2:a", slot: ranker.SrcCoPurchase}, {key: "pop:cat", slot: ranker.SrcPopular},
-		{inMemory: true, slot: ranker.SrcSession},
+		{inMemory: true, slot: ranker.SrcSession}, {inMemory: true, slot: ranker.SrcRecent},
 	}
-	lists := []cache.List{list("a", "b", "c"), fb, list("c", "d"), fb, list("q", "z")}
+	recent := cache.TransientList([]catalog.Scored{{ItemID: "b"}, {ItemID: "never-listed"}, {ItemID: "z"}})
+	lists := []cache.List{list("a", "b", "c"), fb, list("c", "d"), fb, list("q", "z"), recent}
 	p := e.newPage(srcs, lists)
 	for i, l := range lists {
 		for r := range l.Len() {
@@ -36,8 +39,22 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 			}
 		}
 	}
-	if len(p.ids) != 7 {
-		t.Fatalf("%d slots for 7 distinct items: %v", len(p.ids), p.ids)
+	if len(p.ids) != 8 {
+		t.Fatalf("%d slots for 8 distinct items: %v", len(p.ids), p.ids)
+	}
+	if h := p.hitsOf("b"); h[ranker.SrcCoView].Rank != 1 || h[ranker.SrcRecent].Rank != 0 {
+		t.Fatalf("hits of b: %+v, want co-view rank 1 and recent rank 0", h)
+	}
+	for _, id := range []string{"a", "never-listed", "z"} {
+		if j := p.slotFor(id); p.ids[j] != id || p.slotOf(id) != j {
+			t.Fatalf("pin %s: slotFor %d (%s), slotOf %d", id, j, p.ids[j], p.slotOf(id))
+		}
+	}
+	if j := p.slotFor("new-pin"); j != 8 || p.slotOf("new-pin") != 8 {
+		t.Fatalf("a new pin got slot %d, slotOf %d, want 8", j, p.slotOf("new-pin"))
+	}
+	if p.slotOf("absent") != -1 {
+		t.Fatal("slotOf an item of no list is not -1")
 	}
 	if h := p.hitsOf("a"); h[ranker.SrcCoView].Rank != 0 || h[ranker.SrcPopular].Rank != 2 {
 		t.Fatalf("hits of a: %+v, want co-view rank 0 and popular rank 2", h)
