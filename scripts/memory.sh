@@ -75,14 +75,37 @@ traffic mixed1
 report "after ${DURATION} at ${RATE} req/s"
 
 start=$(date +%s.%N)
-# Every item once: 500 ids a request (the limit of /v1/rank).
-split -l 500 "$OUT/catalog.txt" "$OUT/memory-chunk-"
-ls "$OUT"/memory-chunk-* | xargs -P 4 -I{} sh -c '
-	body=$(awk '\''BEGIN { printf "{\"placement\":\"category\",\"item_ids\":[" } NR > 1 { printf "," } { printf "\"%s\"", $0 } END { printf "]}" }'\'' "$1")
-	code=$(curl -s -o /dev/null -w "%{http_code}" -H "Content-Type: application/json" --data-binary "$body" "$2/v1/rank")
-	[ "$code" = 200 ] || { echo "POST /v1/rank of $1: HTTP $code" >&2; exit 255; }
-' _ {} "http://127.0.0.1:${PORT}"
-rm -f "$OUT"/memory-chunk-*
+# Every item once: 500 ids a request (the limit of /v1/rank), the bodies
+# written in one awk pass and posted by one curl, four at a time on
+# kept-alive connections (a curl and an awk per request took 67.6 s for
+# 1,000,000 items).
+rm -rf "$OUT/memory-rank" && mkdir "$OUT/memory-rank"
+awk -v dir="$OUT/memory-rank" -v url="http://127.0.0.1:${PORT}/v1/rank" '
+	function close_body() { if (f != "") { printf "]}" > f; close(f) } }
+	(NR - 1) % 500 == 0 {
+		close_body()
+		f = sprintf("%s/body-%06d.json", dir, (NR - 1) / 500)
+		printf "{\"placement\":\"category\",\"item_ids\":[\"%s\"", $0 > f
+		# One operation a body ("next"): data-binary given twice in one
+		# operation would join the bodies.
+		if (NR > 1) print "next" > (dir "/curl.conf")
+		printf "url = \"%s\"\nheader = \"Content-Type: application/json\"\ndata-binary = \"@%s\"\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\nsilent\n", url, f > (dir "/curl.conf")
+		next
+	}
+	{ printf ",\"%s\"", $0 > f }
+	END { close_body() }
+' "$OUT/catalog.txt"
+# curl's progress meter for parallel transfers goes to stderr even with
+# -s; kept in a file, shown on failure.
+codes=$(curl -sS --parallel --parallel-max 4 -K "$OUT/memory-rank/curl.conf" 2>"$OUT/memory-rank/curl.err")
+posted=$(ls "$OUT/memory-rank" | grep -c '^body-')
+if [ "$(grep -c '^200$' <<<"$codes")" != "$posted" ]; then
+	echo "POST /v1/rank: not every answer was 200 (of ${posted}):" >&2
+	sort <<<"$codes" | uniq -c >&2
+	cat "$OUT/memory-rank/curl.err" >&2
+	exit 1
+fi
+rm -rf "$OUT/memory-rank"
 printf 're-ranked every item in %.1f s\n' "$(echo "$(date +%s.%N) - $start" | bc)" | tee -a "$OUT/memory-summary.txt"
 report "every item re-ranked once"
 
