@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 // its generic plan, not plan it again for every post (which was 38 % of
 // the backends' CPU under mixed load).
 func TestEventWritesReuseTheirPlan(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	cfg := pgtest.Config(t)
 	cfg.WriteConns = 1 // every write on the connection WritePlans asks
 	s, err := postgres.Open(ctx, cfg)
