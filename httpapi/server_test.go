@@ -53,6 +53,16 @@ func startServer(t *testing.T, st testStore) string {
 // privacy and security settings, logging to logw.
 func startServerWith(t *testing.T, st testStore, cfg httpapi.Config, logw io.Writer) string {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServerOn(t, ln, st, cfg, logw)
+}
+
+// startServerOn is startServerWith on a listener of the test's.
+func startServerOn(t *testing.T, ln net.Listener, st testStore, cfg httpapi.Config, logw io.Writer) string {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	set := metrics.NewSet()
 	engine, err := recommend.New(recommend.Config{SourceBudget: time.Second}, st, set)
@@ -63,10 +73,6 @@ func startServerWith(t *testing.T, st testStore, cfg httpapi.Config, logw io.Wri
 	cfg.MaxBodyBytes, cfg.MaxBatch, cfg.ReadDeadline = 64<<10, 50, 2*time.Second
 	cfg.AllowedOrigins = []string{"https://shop.example"}
 	srv := httpapi.New(cfg, st, engine, log, set)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
