@@ -253,7 +253,9 @@ type Scratch struct {
 	reasons []string
 	// ordered is how many of ranked are sorted.
 	ordered int
-	counts  map[string]int
+	// Items kept so far by top category and by brand: two maps, as a key
+	// joining kind and name costs a new string per kept item.
+	perCategory, perBrand map[string]int
 }
 
 // Rank drops the candidates that may not be shown, scores the rest for
@@ -328,10 +330,11 @@ func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []scored {
 	if r.cfg.MaxPerCategory <= 0 && r.cfg.MaxPerBrand <= 0 {
 		return append(s.kept, s.ranked[:min(limit, len(s.ranked))]...)
 	}
-	if s.counts == nil {
-		s.counts = make(map[string]int)
+	if s.perCategory == nil {
+		s.perCategory, s.perBrand = make(map[string]int), make(map[string]int)
 	}
-	clear(s.counts)
+	clear(s.perCategory)
+	clear(s.perBrand)
 	held := 0
 	for k := range s.ranked {
 		if len(s.kept) == limit {
@@ -347,18 +350,18 @@ func (r *Ranker) diversify(cands []Candidate, s *Scratch, limit int) []scored {
 		if len(it.Category) > 0 {
 			cat = it.Category[0]
 		}
-		if (r.cfg.MaxPerCategory > 0 && cat != "" && s.counts["c\x00"+cat] >= r.cfg.MaxPerCategory) ||
-			(r.cfg.MaxPerBrand > 0 && brand != "" && s.counts["b\x00"+brand] >= r.cfg.MaxPerBrand) {
+		if (r.cfg.MaxPerCategory > 0 && cat != "" && s.perCategory[cat] >= r.cfg.MaxPerCategory) ||
+			(r.cfg.MaxPerBrand > 0 && brand != "" && s.perBrand[brand] >= r.cfg.MaxPerBrand) {
 			// Held back: marked by moving it to the front part of ranked.
 			s.ranked[held], s.ranked[k] = s.ranked[k], s.ranked[held]
 			held++
 			continue
 		}
 		if cat != "" {
-			s.counts["c\x00"+cat]++
+			s.perCategory[cat]++
 		}
 		if brand != "" {
-			s.counts["b\x00"+brand]++
+			s.perBrand[brand]++
 		}
 		s.kept = append(s.kept, rk)
 	}
