@@ -338,8 +338,13 @@ func (s *Store) NearestItems(ctx context.Context, vec []float32, k int) ([]catal
 // nearestLocked scans every vector for the k nearest to the unit vector
 // q; the caller holds s.mu.
 func (s *Store) nearestLocked(q []float32, k int) []catalog.Scored {
+	return nearestIn(s.vectors, q, k)
+}
+
+// nearestIn scans vecs for the k nearest to the unit vector q.
+func nearestIn(vecs map[string][]float32, q []float32, k int) []catalog.Scored {
 	top := embeddings.NewTopK(k)
-	for id, v := range s.vectors {
+	for id, v := range vecs {
 		top.Push(id, float64(embeddings.Dot(q, v)))
 	}
 	return top.Sorted()
@@ -376,6 +381,18 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 			}
 			nbs[kind] = m
 		}
+	}
+	if err := b.CheckContentNeighbors(); err != nil {
+		return err
+	}
+	if len(b.ContentNeighborsOf) > 0 {
+		content := make(map[string][]catalog.Scored)
+		for _, id := range distinct(b.ContentNeighborsOf) {
+			if q, ok := vecs[id]; ok {
+				content[id] = nearestIn(vecs, q, b.ContentListLen)
+			}
+		}
+		nbs[catalog.Content] = content
 	}
 	var pop map[string][]catalog.Scored
 	if b.Popularity != nil {

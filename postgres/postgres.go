@@ -621,6 +621,9 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 	if err := catalog.CheckID("build version", b.Version); err != nil {
 		return err
 	}
+	if err := b.CheckContentNeighbors(); err != nil {
+		return err
+	}
 	now := time.Now().UTC()
 	var staged []string
 	if b.Vectors != nil {
@@ -629,6 +632,13 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 			return err
 		}
 		if staged, err = s.stageVectors(ctx, vrows); err != nil {
+			return err
+		}
+	}
+	var content []catalog.NeighborList
+	if len(b.ContentNeighborsOf) > 0 {
+		var err error
+		if content, err = s.stagedContentNeighbors(ctx, b.ContentNeighborsOf, b.ContentListLen); err != nil {
 			return err
 		}
 	}
@@ -644,12 +654,18 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 		}
 		if b.Neighbors != nil {
 			var rows [][]any
-			for kind, lists := range b.Neighbors {
+			add := func(kind catalog.NeighborKind, lists []catalog.NeighborList) {
 				for _, l := range lists {
 					ids, scores := splitScored(l.Neighbors)
 					rows = append(rows, []any{string(kind), l.ItemID, ids, scores})
 				}
 			}
+			for kind, lists := range b.Neighbors {
+				if kind != catalog.Content || len(b.ContentNeighborsOf) == 0 {
+					add(kind, lists)
+				}
+			}
+			add(catalog.Content, content)
 			if err := replaceTable(ctx, tx, "item_neighbors", []string{"kind", "item_id", "neighbor_ids", "scores"}, rows); err != nil {
 				return err
 			}

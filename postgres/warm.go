@@ -2,7 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -127,6 +131,21 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 	if k <= 0 || len(ids) == 0 {
 		return nil, nil
 	}
+	var lists []catalog.NeighborList
+	err := s.search(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		var err error
+		lists, err = s.nearestToItemsIn(ctx, conn, "item_vectors", ids, k)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nearest to items: %w", err)
+	}
+	return lists, nil
+}
+
+// nearestToItemsIn is NearestToItems over the vectors of table
+// (item_vectors, or a build's staged vectors) on conn.
+func (s *Store) nearestToItemsIn(ctx context.Context, conn *pgxpool.Conn, table string, ids []string, k int) ([]catalog.NeighborList, error) {
 	type row struct {
 		ItemID, Neighbor string
 		Score            float64
@@ -134,9 +153,9 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 	var rows []row
 	b := &pgx.Batch{}
 	queueIndexSettings(b, s.efSearch, k)
-	b.Queue(`SELECT q.item_id, n.item_id, 1 - n.distance FROM item_vectors q
+	b.Queue(`SELECT q.item_id, n.item_id, 1 - n.distance FROM `+table+` q
 		CROSS JOIN LATERAL (
-			SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM item_vectors v ORDER BY distance LIMIT $2) n
+			SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM `+table+` v ORDER BY distance LIMIT $2) n
 		WHERE q.item_id = ANY($1)
 		ORDER BY q.item_id, n.distance, n.item_id`, ids, k).
 		Query(func(r pgx.Rows) error {
@@ -144,9 +163,8 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[row])
 			return err
 		})
-	err := s.search(ctx, func(ctx context.Context, conn *pgxpool.Conn) error { return conn.SendBatch(ctx, b).Close() })
-	if err != nil {
-		return nil, fmt.Errorf("nearest to items: %w", err)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
 	byID := make(map[string]catalog.NeighborList)
 	for _, r := range rows {
@@ -156,6 +174,65 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 		byID[r.ItemID] = l
 	}
 	return inOrder(ids, byID), nil
+}
+
+// contentBatch and contentWorkers pace a build's content neighbours: ids
+// per statement, and statements at once (each on a connection of its
+// own, as the server's warm-up runs its searches).
+const (
+	contentBatch   = 200
+	contentWorkers = 2
+)
+
+// stagedContentNeighbors computes the content neighbours a build asks for
+// (Build.ContentNeighborsOf) over its staged vectors, before they are
+// served: NearestToItems' query on the staged table and its HNSW index.
+func (s *Store) stagedContentNeighbors(ctx context.Context, ids []string, k int) ([]catalog.NeighborList, error) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		out  []catalog.NeighborList
+		errs []error
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range contentWorkers {
+		wg.Go(func() {
+			err := func() error {
+				conn, err := s.pool.Acquire(ctx)
+				if err != nil {
+					return err
+				}
+				defer conn.Release()
+				for {
+					lo := int(next.Add(contentBatch)) - contentBatch
+					if lo >= len(ids) {
+						return nil
+					}
+					lists, err := s.nearestToItemsIn(ctx, conn, stagedVectors, ids[lo:min(lo+contentBatch, len(ids))], k)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					out = append(out, lists...)
+					mu.Unlock()
+				}
+			}()
+			if err != nil {
+				cancel() // the other workers stop at their next statement
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("content neighbours: %w", err)
+	}
+	return out, nil
 }
 
 // WarmConns opens the read and search pools' connections up to their

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"EraseSessionRemovesOnlyItsAnonymousEvents", testEraseSession},
 		{"AuditLogIsNewestFirst", testAuditLog},
 		{"BulkReadsMatchSingleReads", testBulkReadsMatchSingleReads},
+		{"ContentNeighborsArePublishedWithTheBuild", testContentNeighborsPublished},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

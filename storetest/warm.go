@@ -151,3 +151,59 @@ func testBulkReadsMatchSingleReads(t *testing.T, s Store) {
 		t.Fatalf("NearestToItems(%v) has %v, want %v", ids, nearIDs, want)
 	}
 }
+
+// A build's content neighbours (Build.ContentNeighborsOf) are published
+// with it as Content lists: what NearestToItems returns once it is
+// served, for the items asked that have a vector.
+func testContentNeighborsPublished(t *testing.T, s Store) {
+	ws, ok := s.(WarmStore)
+	if !ok {
+		t.Fatalf("%T has no bulk reads for the cache warm-up", s)
+	}
+	const n, k = 40, 6
+	b := warmBuild(n)
+	b.ContentNeighborsOf = []string{"w007", "w004", "w000", "missing", "w004", "w038"}
+	b.ContentListLen = k
+	// A Content list the build carries itself is replaced.
+	b.Neighbors[catalog.Content] = []catalog.NeighborList{{ItemID: "w007", Neighbors: []catalog.Scored{{ItemID: "w001", Score: 1}}}}
+	for _, bad := range []func(b catalog.Build) *catalog.Build{
+		func(b catalog.Build) *catalog.Build { b.Vectors = nil; return &b },
+		func(b catalog.Build) *catalog.Build { b.Neighbors = nil; return &b },
+		func(b catalog.Build) *catalog.Build { b.ContentListLen = 0; return &b },
+		func(b catalog.Build) *catalog.Build { b.ContentListLen = catalog.MaxContentListLen + 1; return &b },
+	} {
+		if err := s.PublishBuild(ctx(t), bad(*b)); err == nil {
+			t.Fatal("a build asking for content neighbours it cannot have was published")
+		}
+	}
+	must(t, s.PublishBuild(ctx(t), b))
+
+	// w000 has no vector (every fifth item), so no list.
+	ids := []string{"w007", "w004", "w000", "w038", "w010"}
+	got, err := ws.NeighborLists(ctx(t), catalog.Content, ids, k)
+	must(t, err)
+	want, err := ws.NearestToItems(ctx(t), []string{"w007", "w004", "w038"}, k)
+	must(t, err)
+	if len(got) != 3 || len(want) != 3 {
+		t.Fatalf("content lists %+v, want those of w007, w004 and w038 (%+v)", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.ItemID != w.ItemID || len(g.Neighbors) != k || len(w.Neighbors) != k {
+			t.Fatalf("content list %d: %+v, want %+v", i, g, w)
+		}
+		for j := range w.Neighbors {
+			if g.Neighbors[j].ItemID != w.Neighbors[j].ItemID || math.Abs(g.Neighbors[j].Score-w.Neighbors[j].Score) > 1e-5 {
+				t.Fatalf("content list of %s:\n got %+v\nwant %+v (NearestToItems)", g.ItemID, g.Neighbors, w.Neighbors)
+			}
+		}
+	}
+	// The next build without content neighbours drops them, as it does
+	// every list it does not carry.
+	next := warmBuild(n)
+	next.Version = "warm2"
+	must(t, s.PublishBuild(ctx(t), next))
+	if l, err := s.Neighbors(ctx(t), catalog.Content, "w007", k); err != nil || len(l) != 0 {
+		t.Fatalf("content list after a build without them: %+v, %v", l, err)
+	}
+}
