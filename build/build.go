@@ -78,7 +78,21 @@ type Options struct {
 	Popularity   candidates.PopularityOptions
 	// Ranker tunes the purchase-probability model.
 	Ranker RankerOptions
+	// ContentLists is how many items get their content neighbours (the
+	// nearest items by vector) computed when the build is published, most
+	// viewed first, so that serving reads them as a list instead of
+	// running a vector search per item; default DefaultContentLists,
+	// negative for none. ContentListLen is each list's length; default
+	// DefaultContentListLen (the server's --list-len default).
+	ContentLists, ContentListLen int
 }
+
+// Defaults of Options.ContentLists and ContentListLen. Publishing 100,000
+// lists costs about as many HNSW searches on PostgreSQL, once per build.
+const (
+	DefaultContentLists   = 100_000
+	DefaultContentListLen = 100
+)
 
 // Report says what a build read and made, and how long each stage took.
 type Report struct {
@@ -306,8 +320,10 @@ func Run(ctx context.Context, src Source, opt Options, log *slog.Logger) (*catal
 			catalog.CoPurchase: coPurchase,
 			catalog.CoView:     coView,
 		},
-		Popularity: pop,
-		Models:     models,
+		Popularity:         pop,
+		Models:             models,
+		ContentNeighborsOf: contentListItems(vectors, st, opt.ContentLists),
+		ContentListLen:     opt.ContentListLen,
 	}
 	rep.Total = time.Since(start)
 	log.Info("build done", "version", opt.Version, "took", rep.Total)
@@ -350,6 +366,15 @@ func resolve(ctx context.Context, src Source, opt Options) (Options, error) {
 	if opt.MaxBehaviourWeight <= 0 {
 		opt.MaxBehaviourWeight = embeddings.DefaultMaxBehaviourWeight
 	}
+	if opt.ContentLists == 0 {
+		opt.ContentLists = DefaultContentLists
+	}
+	if opt.ContentListLen == 0 {
+		opt.ContentListLen = DefaultContentListLen
+	}
+	if opt.ContentListLen < 1 || opt.ContentListLen > catalog.MaxContentListLen {
+		return opt, fmt.Errorf("content list length must be 1 to %d, got %d", catalog.MaxContentListLen, opt.ContentListLen)
+	}
 	if opt.Version == "" {
 		opt.Version = defaultVersion(opt)
 	}
@@ -391,4 +416,26 @@ func latestEventTime(ctx context.Context, src Source, from time.Time) (time.Time
 		return nil
 	})
 	return latest, err
+}
+
+// contentListItems is the items of vectors that get content neighbours
+// at publication: the n most viewed in the window (then purchased, then
+// by id), the items a visitor's product pages and session vectors ask
+// for most.
+func contentListItems(vectors []catalog.ItemVector, st *ranker.Stats, n int) []string {
+	if n <= 0 {
+		return nil
+	}
+	ids := make([]string, len(vectors))
+	for i, v := range vectors {
+		ids[i] = v.ItemID
+	}
+	if len(ids) > n {
+		slices.SortStableFunc(ids, func(a, b string) int {
+			sa, sb := st.Get(a), st.Get(b)
+			return cmp.Or(cmp.Compare(sb.Views, sa.Views), cmp.Compare(sb.Purchases, sa.Purchases), cmp.Compare(a, b))
+		})
+		ids = ids[:n]
+	}
+	return ids
 }

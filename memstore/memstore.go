@@ -311,6 +311,8 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 	s.mu.Lock()
 	for i, v := range vecs {
 		s.vectors[v.ItemID] = norm[i]
+		// Its content list was computed from the old vector.
+		delete(s.neighbors[catalog.Content], v.ItemID)
 	}
 	s.mu.Unlock()
 	return nil

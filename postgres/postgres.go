@@ -544,9 +544,17 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 		}
 		ids[i], pvs[i] = v.ItemID, pv
 	}
-	_, err := s.writes.Exec(ctx, `INSERT INTO item_vectors (item_id, embedding, updated_at)
+	// The items' content lists were computed from their old vectors: they
+	// go, in the same transaction, and serving searches from the new ones.
+	err := pgx.BeginFunc(ctx, s.writes, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO item_vectors (item_id, embedding, updated_at)
 		SELECT * FROM unnest($1::text[], $2::vector[]) AS v(id, e), now()
-		ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, updated_at = EXCLUDED.updated_at`, ids, pvs)
+		ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, updated_at = EXCLUDED.updated_at`, ids, pvs); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM item_neighbors WHERE kind = $1 AND item_id = ANY($2)`, string(catalog.Content), ids)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("put item vectors: %w", err)
 	}

@@ -357,9 +357,9 @@ func (e *Engine) itemVector(ctx context.Context, id string) (embeddings.Int8, er
 	})
 }
 
-// similarContent finds the items whose vectors are nearest the item's
-// (pgvector HNSW in PostgreSQL): content for new items, blended with
-// behaviour for items with history. An item without a vector has none.
+// similarContent finds the items whose vectors are nearest the item's:
+// content for new items, blended with behaviour for items with history.
+// An item without a vector has none.
 func (e *Engine) similarContent(id string, w float64) source {
 	return source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: contentKey(id), load: func(ctx context.Context) (cache.List, error) {
 		return e.contentNeighbors(ctx, id)
@@ -368,12 +368,20 @@ func (e *Engine) similarContent(id string, w float64) source {
 
 // contentNeighbors is the item's nearest items by vector, the item itself
 // included, cached per item: a PDP's similar_content and the session
-// vectors of every visitor who viewed the item share it.
+// vectors of every visitor who viewed the item share it. The build
+// publishes them for the most viewed items (catalog.Content lists, one
+// indexed read); for the others, and items whose vector changed since,
+// it is a vector search (pgvector HNSW in PostgreSQL), a few milliseconds
+// of the database's CPU each.
 func (e *Engine) contentNeighbors(ctx context.Context, id string) (cache.List, error) {
 	return e.lists.Get(ctx, contentKey(id), func(ctx context.Context) (cache.List, error) {
 		v, err := e.itemVector(ctx, id)
 		if err != nil || v.Len() == 0 {
 			return cache.NewList(nil), err
+		}
+		stored, err := e.store.Neighbors(ctx, catalog.Content, id, e.cfg.ListLen)
+		if err != nil || len(stored) > 0 {
+			return cache.NewList(stored), err
 		}
 		if err := e.searches.acquire(ctx); err != nil {
 			return cache.List{}, err

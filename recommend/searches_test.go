@@ -10,6 +10,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/recs-server/recs/build"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/memstore"
 )
@@ -115,7 +116,8 @@ func (s *gatedWarmSearches) NearestItems(ctx context.Context, vec []float32, k i
 // budget instead of queueing for a store connection behind the batch.
 func TestWarmSearchesHoldASlot(t *testing.T) {
 	ms := memstore.New()
-	publishShop(t, ms, 1)
+	// No content lists from the build: every content neighbour is a search.
+	publishShopWith(t, ms, build.Options{Seed: 1, SkipItem2Vec: true, ContentLists: -1})
 	st := &gatedWarmSearches{shopStore: ms, gate: make(chan struct{}), warmStarted: make(chan struct{}, 1)}
 	set := metrics.NewSet()
 	e, err := New(Config{SourceBudget: 50 * time.Millisecond, VectorSearches: 1, ItemCache: 10_000, ListCache: 10_000,

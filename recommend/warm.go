@@ -509,8 +509,8 @@ func appendMissing(order, ids []string) []string {
 // co-purchase lists and their vectors, and for the first content of them
 // their content neighbours, each as the request path would cache it (an
 // empty list or a nil vector when the item has none). Content neighbours
-// come last: they are one index search per item, the most costly part,
-// and run on workers connections at once.
+// come last: those the build did not publish are one index search per
+// item, the most costly part, and run on workers connections at once.
 func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, content, workers int, rep *WarmReport, current func() error) error {
 	for _, kind := range []catalog.NeighborKind{catalog.CoView, catalog.CoPurchase} {
 		err := e.warmLists(ids, warmListBatch, 1, current, rep, func(id string) string { return cache.NeighborsKey(kind, id) },
@@ -530,13 +530,32 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 	if err != nil {
 		return err
 	}
+	// As contentNeighbors: the build's list where it has one, else a search.
 	return e.warmLists(ids[:content], warmNearestBatch, workers, current, rep, contentKey,
 		func(ids []string) ([]catalog.NeighborList, error) {
+			stored, err := ws.NeighborLists(ctx, catalog.Content, ids, e.cfg.ListLen)
+			if err != nil {
+				return nil, err
+			}
+			have := make(map[string]bool, len(stored))
+			for _, l := range stored {
+				have[l.ItemID] = true
+			}
+			var missing []string
+			for _, id := range ids {
+				if !have[id] {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) == 0 {
+				return stored, nil
+			}
 			if err := e.searches.hold(ctx); err != nil {
 				return nil, err
 			}
 			defer e.searches.release()
-			return ws.NearestToItems(ctx, ids, e.cfg.ListLen)
+			searched, err := ws.NearestToItems(ctx, missing, e.cfg.ListLen)
+			return append(stored, searched...), err
 		})
 }
 

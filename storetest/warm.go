@@ -198,6 +198,17 @@ func testContentNeighborsPublished(t *testing.T, s Store) {
 			}
 		}
 	}
+	// A new vector drops the item's list (it was computed from the old
+	// one), and no other.
+	v := make([]float32, catalog.EmbeddingDims)
+	v[0] = 1
+	must(t, s.PutItemVectors(ctx(t), []catalog.ItemVector{{ItemID: "w007", Vector: v}}))
+	if l, err := s.Neighbors(ctx(t), catalog.Content, "w007", k); err != nil || len(l) != 0 {
+		t.Fatalf("content list of w007 after its new vector: %+v, %v; want none", l, err)
+	}
+	if l, err := s.Neighbors(ctx(t), catalog.Content, "w004", k); err != nil || len(l) != k {
+		t.Fatalf("content list of w004 after w007's new vector: %+v, %v; want it kept", l, err)
+	}
 	// The next build without content neighbours drops them, as it does
 	// every list it does not carry.
 	next := warmBuild(n)

@@ -18,13 +18,21 @@ func buildCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	to := fs.String("to", "", "end of the event window, exclusive (RFC 3339); default just after the newest event")
 	seed := fs.Int("seed", 1, "random seed (embeddings)")
 	version := fs.String("version", "", "build version; default derived from the window and options")
+	contentLists := fs.Int("content-lists", build.DefaultContentLists, "how many items (most viewed first) get their content neighbours computed at publication, so serving reads a list instead of a vector search; 0: none (every product page's similar items are a search)")
+	contentListLen := fs.Int("content-list-len", build.DefaultContentListLen, fmt.Sprintf("length of each content-neighbour list (1 to %d; keep it at least the server's --list-len)", catalog.MaxContentListLen))
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := db.require("build"); err != nil {
 		return err
 	}
-	opt := build.Options{Seed: uint64(*seed), Version: *version}
+	if *contentLists < 0 || *contentListLen < 1 || *contentListLen > catalog.MaxContentListLen {
+		return usageError{fmt.Sprintf("--content-lists must not be negative (got %d) and --content-list-len must be 1 to %d (got %d)", *contentLists, catalog.MaxContentListLen, *contentListLen)}
+	}
+	opt := build.Options{Seed: uint64(*seed), Version: *version, ContentLists: *contentLists, ContentListLen: *contentListLen}
+	if *contentLists == 0 {
+		opt.ContentLists = -1 // none: the option's zero is its default
+	}
 	var err error
 	if opt.DataFrom, err = parseTimeFlag("from", *from); err != nil {
 		return err
