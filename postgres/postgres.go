@@ -643,10 +643,8 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 			return err
 		}
 	}
-	var content []catalog.NeighborList
 	if len(b.ContentNeighborsOf) > 0 {
-		var err error
-		if content, err = s.stagedContentNeighbors(ctx, b.ContentNeighborsOf, b.ContentListLen); err != nil {
+		if _, err := s.stageContentNeighbors(ctx, b.ContentNeighborsOf, b.ContentListLen); err != nil {
 			return err
 		}
 	}
@@ -673,9 +671,17 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 					add(kind, lists)
 				}
 			}
-			add(catalog.Content, content)
 			if err := replaceTable(ctx, tx, "item_neighbors", []string{"kind", "item_id", "neighbor_ids", "scores"}, rows); err != nil {
 				return err
+			}
+			if len(b.ContentNeighborsOf) > 0 {
+				if _, err := tx.Exec(ctx, `INSERT INTO item_neighbors (kind, item_id, neighbor_ids, scores)
+					SELECT $1, item_id, neighbor_ids, scores FROM `+stagedContent, string(catalog.Content)); err != nil {
+					return fmt.Errorf("publish content neighbours: %w", err)
+				}
+				if _, err := tx.Exec(ctx, `DROP TABLE `+stagedContent); err != nil {
+					return fmt.Errorf("publish content neighbours: %w", err)
+				}
 			}
 		}
 		if b.Popularity != nil {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgvector/pgvector-go"
 
@@ -184,19 +185,32 @@ const (
 	contentWorkers = 2
 )
 
-// stagedContentNeighbors computes the content neighbours a build asks for
+// stagedContent holds a build's content neighbours until the build is
+// published.
+const stagedContent = "item_content_next"
+
+// stageContentNeighbors computes the content neighbours a build asks for
 // (Build.ContentNeighborsOf) over its staged vectors, before they are
-// served: NearestToItems' query on the staged table and its HNSW index.
-func (s *Store) stagedContentNeighbors(ctx context.Context, ids []string, k int) ([]catalog.NeighborList, error) {
+// served: NearestToItems' query on the staged table and its HNSW index,
+// written by PostgreSQL into a table of their own (100,000 lists of 100
+// read into Go took a gigabyte of the build's memory). It returns how many
+// lists it wrote.
+func (s *Store) stageContentNeighbors(ctx context.Context, ids []string, k int) (int64, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	for _, q := range []string{`DROP TABLE IF EXISTS ` + stagedContent,
+		`CREATE TABLE ` + stagedContent + ` (item_id text PRIMARY KEY, neighbor_ids text[] NOT NULL, scores double precision[] NOT NULL)`} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			return 0, fmt.Errorf("stage content neighbours: %w", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu   sync.Mutex
-		out  []catalog.NeighborList
-		errs []error
-		next atomic.Int64
-		wg   sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		next    atomic.Int64
+		written atomic.Int64
+		wg      sync.WaitGroup
 	)
 	for range contentWorkers {
 		wg.Go(func() {
@@ -211,13 +225,21 @@ func (s *Store) stagedContentNeighbors(ctx context.Context, ids []string, k int)
 					if lo >= len(ids) {
 						return nil
 					}
-					lists, err := s.nearestToItemsIn(ctx, conn, stagedVectors, ids[lo:min(lo+contentBatch, len(ids))], k)
-					if err != nil {
+					b := &pgx.Batch{}
+					queueIndexSettings(b, s.efSearch, k)
+					b.Queue(`INSERT INTO `+stagedContent+` (item_id, neighbor_ids, scores)
+						SELECT q.item_id, array_agg(n.item_id ORDER BY n.distance, n.item_id), array_agg(1 - n.distance ORDER BY n.distance, n.item_id)
+						FROM `+stagedVectors+` q CROSS JOIN LATERAL (
+							SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM `+stagedVectors+` v ORDER BY distance LIMIT $2) n
+						WHERE q.item_id = ANY($1)
+						GROUP BY q.item_id`, ids[lo:min(lo+contentBatch, len(ids))], k).
+						Exec(func(ct pgconn.CommandTag) error {
+							written.Add(ct.RowsAffected())
+							return nil
+						})
+					if err := conn.SendBatch(ctx, b).Close(); err != nil {
 						return err
 					}
-					mu.Lock()
-					out = append(out, lists...)
-					mu.Unlock()
 				}
 			}()
 			if err != nil {
@@ -230,9 +252,9 @@ func (s *Store) stagedContentNeighbors(ctx context.Context, ids []string, k int)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("content neighbours: %w", err)
+		return 0, fmt.Errorf("content neighbours: %w", err)
 	}
-	return out, nil
+	return written.Load(), nil
 }
 
 // WarmConns opens the read and search pools' connections up to their
