@@ -32,8 +32,15 @@ type Store struct {
 	erasedUsers, erasedSessions map[[32]byte]time.Time
 	audit                       []catalog.AuditEntry
 
-	vectors    map[string][]float32
-	neighbors  map[catalog.NeighborKind]map[string][]catalog.Scored
+	vectors   map[string][]float32
+	neighbors map[catalog.NeighborKind]map[string][]catalog.Scored
+	// contentOf is the items whose content neighbours the build published
+	// (catalog.Content lists), contentLen their length. Computed when
+	// read, from the vectors: an exact scan, as NearestItems, and the
+	// build's whole set at publication took N² dot products (seconds for
+	// a few thousand items, minutes under the race detector).
+	contentOf  map[string]bool
+	contentLen int
 	popularity map[string][]catalog.Scored
 	builds     []catalog.BuildInfo // in publish order
 	models     map[string]modelRecord
@@ -311,8 +318,9 @@ func (s *Store) PutItemVectors(ctx context.Context, vecs []catalog.ItemVector) e
 	s.mu.Lock()
 	for i, v := range vecs {
 		s.vectors[v.ItemID] = norm[i]
-		// Its content list was computed from the old vector.
+		// Its content list was the build's, from the old vector.
 		delete(s.neighbors[catalog.Content], v.ItemID)
+		delete(s.contentOf, v.ItemID)
 	}
 	s.mu.Unlock()
 	return nil
@@ -387,14 +395,15 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 	if err := b.CheckContentNeighbors(); err != nil {
 		return err
 	}
+	var contentOf map[string]bool
 	if len(b.ContentNeighborsOf) > 0 {
-		content := make(map[string][]catalog.Scored)
-		for _, id := range distinct(b.ContentNeighborsOf) {
-			if q, ok := vecs[id]; ok {
-				content[id] = nearestIn(vecs, q, b.ContentListLen)
+		contentOf = make(map[string]bool)
+		for _, id := range b.ContentNeighborsOf {
+			if _, ok := vecs[id]; ok {
+				contentOf[id] = true
 			}
 		}
-		nbs[catalog.Content] = content
+		delete(nbs, catalog.Content)
 	}
 	var pop map[string][]catalog.Scored
 	if b.Popularity != nil {
@@ -421,6 +430,7 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 	}
 	if nbs != nil {
 		s.neighbors = nbs
+		s.contentOf, s.contentLen = contentOf, b.ContentListLen
 	}
 	if pop != nil {
 		s.popularity = pop
@@ -450,9 +460,18 @@ func (s *Store) Neighbors(ctx context.Context, kind catalog.NeighborKind, itemID
 		return nil, err
 	}
 	s.mu.RLock()
-	l := s.neighbors[kind][itemID]
+	l := s.listLocked(kind, itemID, k)
 	s.mu.RUnlock()
 	return slices.Clone(l[:min(k, len(l))]), nil
+}
+
+// listLocked is an item's list of a kind, up to k entries or more; the
+// caller holds s.mu.
+func (s *Store) listLocked(kind catalog.NeighborKind, itemID string, k int) []catalog.Scored {
+	if kind == catalog.Content && s.contentOf[itemID] {
+		return nearestIn(s.vectors, s.vectors[itemID], min(k, s.contentLen))
+	}
+	return s.neighbors[kind][itemID]
 }
 
 // Popular returns up to k items of a popularity scope, best first.

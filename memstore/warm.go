@@ -44,7 +44,7 @@ func (s *Store) NeighborLists(ctx context.Context, kind catalog.NeighborKind, id
 	defer s.mu.RUnlock()
 	var out []catalog.NeighborList
 	for _, id := range distinct(ids) {
-		if l := s.neighbors[kind][id]; len(l) > 0 {
+		if l := s.listLocked(kind, id, k); len(l) > 0 {
 			out = append(out, catalog.NeighborList{ItemID: id, Neighbors: slices.Clone(l[:min(k, len(l))])})
 		}
 	}
