@@ -513,7 +513,7 @@ func appendMissing(order, ids []string) []string {
 // item, the most costly part, and run on workers connections at once.
 func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, content, workers int, rep *WarmReport, current func() error) error {
 	for _, kind := range []catalog.NeighborKind{catalog.CoView, catalog.CoPurchase} {
-		err := e.warmLists(ids, warmListBatch, 1, current, rep, func(id string) string { return cache.NeighborsKey(kind, id) },
+		err := e.warmLists(ids, warmListBatch, 1, current, rep, func(id string) string { return cache.NeighborsKey(kind, id) }, false,
 			func(ids []string) ([]catalog.NeighborList, error) {
 				return ws.NeighborLists(ctx, kind, ids, e.cfg.ListLen)
 			})
@@ -530,8 +530,18 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 	if err != nil {
 		return err
 	}
+	// Beyond the first content items, the lists the build published (cheap
+	// indexed reads in bulk, as the co-view lists); an item without one is
+	// left to the request path, which searches.
+	err = e.warmLists(ids[content:], warmListBatch, 1, current, rep, contentKey, true,
+		func(ids []string) ([]catalog.NeighborList, error) {
+			return ws.NeighborLists(ctx, catalog.Content, ids, e.cfg.ListLen)
+		})
+	if err != nil {
+		return err
+	}
 	// As contentNeighbors: the build's list where it has one, else a search.
-	return e.warmLists(ids[:content], warmNearestBatch, workers, current, rep, contentKey,
+	return e.warmLists(ids[:content], warmNearestBatch, workers, current, rep, contentKey, false,
 		func(ids []string) ([]catalog.NeighborList, error) {
 			stored, err := ws.NeighborLists(ctx, catalog.Content, ids, e.cfg.ListLen)
 			if err != nil {
@@ -560,9 +570,9 @@ func (e *Engine) warmNeighbors(ctx context.Context, ws WarmStore, ids []string, 
 }
 
 // warmLists caches one kind of list for ids, read in batches by read;
-// an id read returns nothing for gets an empty list.
+// an id read returns nothing for gets an empty list, unless onlyRead.
 func (e *Engine) warmLists(ids []string, batch, workers int, current func() error, rep *WarmReport,
-	key func(string) string, read func([]string) ([]catalog.NeighborList, error)) error {
+	key func(string) string, onlyRead bool, read func([]string) ([]catalog.NeighborList, error)) error {
 	queries, lists, err := e.inBatches(ids, batch, workers, current, func(chunk []string) (int, error) {
 		gen := e.lists.Gen()
 		got, err := read(chunk)
@@ -573,11 +583,14 @@ func (e *Engine) warmLists(ids []string, batch, workers int, current func() erro
 		for _, l := range got {
 			byID[l.ItemID] = l.Neighbors
 		}
-		keys := make([]string, len(chunk))
-		vals := make([]cache.List, len(chunk))
-		for i, id := range chunk {
-			keys[i] = key(id)
-			vals[i] = cache.NewList(byID[id]) // none: cached as empty
+		keys := make([]string, 0, len(chunk))
+		vals := make([]cache.List, 0, len(chunk))
+		for _, id := range chunk {
+			l, ok := byID[id]
+			if ok || !onlyRead {
+				keys = append(keys, key(id))
+				vals = append(vals, cache.NewList(l)) // none: cached as empty
+			}
 		}
 		return e.lists.Fill(gen, keys, vals), nil
 	})
