@@ -644,7 +644,7 @@ func (s *Store) PublishBuild(ctx context.Context, b *catalog.Build) error {
 		}
 	}
 	if len(b.ContentNeighborsOf) > 0 {
-		if _, err := s.stageContentNeighbors(ctx, b.ContentNeighborsOf, b.ContentListLen); err != nil {
+		if err := s.stageContentNeighbors(ctx, b.ContentNeighborsOf, b.ContentListLen); err != nil {
 			return err
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgvector/pgvector-go"
 
@@ -193,24 +192,22 @@ const stagedContent = "item_content_next"
 // (Build.ContentNeighborsOf) over its staged vectors, before they are
 // served: NearestToItems' query on the staged table and its HNSW index,
 // written by PostgreSQL into a table of their own (100,000 lists of 100
-// read into Go took a gigabyte of the build's memory). It returns how many
-// lists it wrote.
-func (s *Store) stageContentNeighbors(ctx context.Context, ids []string, k int) (int64, error) {
+// read into Go took a gigabyte of the build's memory).
+func (s *Store) stageContentNeighbors(ctx context.Context, ids []string, k int) error {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	for _, q := range []string{`DROP TABLE IF EXISTS ` + stagedContent,
 		`CREATE TABLE ` + stagedContent + ` (item_id text PRIMARY KEY, neighbor_ids text[] NOT NULL, scores double precision[] NOT NULL)`} {
 		if _, err := s.pool.Exec(ctx, q); err != nil {
-			return 0, fmt.Errorf("stage content neighbours: %w", err)
+			return fmt.Errorf("stage content neighbours: %w", err)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu      sync.Mutex
-		errs    []error
-		next    atomic.Int64
-		written atomic.Int64
-		wg      sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		next atomic.Int64
+		wg   sync.WaitGroup
 	)
 	for range contentWorkers {
 		wg.Go(func() {
@@ -232,11 +229,7 @@ func (s *Store) stageContentNeighbors(ctx context.Context, ids []string, k int) 
 						FROM `+stagedVectors+` q CROSS JOIN LATERAL (
 							SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM `+stagedVectors+` v ORDER BY distance LIMIT $2) n
 						WHERE q.item_id = ANY($1)
-						GROUP BY q.item_id`, ids[lo:min(lo+contentBatch, len(ids))], k).
-						Exec(func(ct pgconn.CommandTag) error {
-							written.Add(ct.RowsAffected())
-							return nil
-						})
+						GROUP BY q.item_id`, ids[lo:min(lo+contentBatch, len(ids))], k)
 					if err := conn.SendBatch(ctx, b).Close(); err != nil {
 						return err
 					}
@@ -252,9 +245,9 @@ func (s *Store) stageContentNeighbors(ctx context.Context, ids []string, k int) 
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return 0, fmt.Errorf("content neighbours: %w", err)
+		return fmt.Errorf("content neighbours: %w", err)
 	}
-	return written.Load(), nil
+	return nil
 }
 
 // WarmConns opens the read and search pools' connections up to their
