@@ -332,6 +332,15 @@ func Run(ctx context.Context, src Source, opt Options, log *slog.Logger) (*catal
 
 // resolve fills the defaults of opt, reading the newest event time from src
 // when DataTo is unset.
+// CheckContentListLen says what is wrong with n as a content list's
+// length (Options.ContentListLen once its default is applied).
+func CheckContentListLen(n int) error {
+	if n < 1 || n > catalog.MaxContentListLen {
+		return fmt.Errorf("content list length must be 1 to %d, got %d", catalog.MaxContentListLen, n)
+	}
+	return nil
+}
+
 func resolve(ctx context.Context, src Source, opt Options) (Options, error) {
 	if opt.DataTo.IsZero() {
 		latest, err := latestEventTime(ctx, src, opt.DataFrom)
@@ -372,8 +381,8 @@ func resolve(ctx context.Context, src Source, opt Options) (Options, error) {
 	if opt.ContentListLen == 0 {
 		opt.ContentListLen = DefaultContentListLen
 	}
-	if opt.ContentListLen < 1 || opt.ContentListLen > catalog.MaxContentListLen {
-		return opt, fmt.Errorf("content list length must be 1 to %d, got %d", catalog.MaxContentListLen, opt.ContentListLen)
+	if err := CheckContentListLen(opt.ContentListLen); err != nil {
+		return opt, err
 	}
 	if opt.Version == "" {
 		opt.Version = defaultVersion(opt)

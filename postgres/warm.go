@@ -131,40 +131,25 @@ func (s *Store) NearestToItems(ctx context.Context, ids []string, k int) ([]cata
 	if k <= 0 || len(ids) == 0 {
 		return nil, nil
 	}
-	var lists []catalog.NeighborList
-	err := s.search(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
-		var err error
-		lists, err = s.nearestToItemsIn(ctx, conn, "item_vectors", ids, k)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("nearest to items: %w", err)
-	}
-	return lists, nil
-}
-
-// nearestToItemsIn is NearestToItems over the vectors of table
-// (item_vectors, or a build's staged vectors) on conn.
-func (s *Store) nearestToItemsIn(ctx context.Context, conn *pgxpool.Conn, table string, ids []string, k int) ([]catalog.NeighborList, error) {
 	type row struct {
 		ItemID, Neighbor string
 		Score            float64
 	}
 	var rows []row
-	b := &pgx.Batch{}
-	queueIndexSettings(b, s.efSearch, k)
-	b.Queue(`SELECT q.item_id, n.item_id, 1 - n.distance FROM `+table+` q
-		CROSS JOIN LATERAL (
-			SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM `+table+` v ORDER BY distance LIMIT $2) n
-		WHERE q.item_id = ANY($1)
-		ORDER BY q.item_id, n.distance, n.item_id`, ids, k).
-		Query(func(r pgx.Rows) error {
-			var err error
-			rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[row])
-			return err
-		})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
+	err := s.search(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		b := &pgx.Batch{}
+		queueIndexSettings(b, s.efSearch, k)
+		b.Queue(`SELECT q.item_id, n.item_id, 1 - n.distance `+nearestPerItem("item_vectors")+`
+			ORDER BY q.item_id, n.distance, n.item_id`, ids, k).
+			Query(func(r pgx.Rows) error {
+				var err error
+				rows, err = pgx.CollectRows(r, pgx.RowToStructByPos[row])
+				return err
+			})
+		return conn.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nearest to items: %w", err)
 	}
 	byID := make(map[string]catalog.NeighborList)
 	for _, r := range rows {
@@ -174,6 +159,18 @@ func (s *Store) nearestToItemsIn(ctx context.Context, conn *pgxpool.Conn, table 
 		byID[r.ItemID] = l
 	}
 	return inOrder(ids, byID), nil
+}
+
+// nearestPerItem is the FROM and WHERE of NearestToItems' lateral join
+// over the vectors of table (item_vectors, or a build's staged vectors):
+// for each item q of the ids in $1 with a vector, its $2 nearest items n
+// (n.item_id, n.distance), the item itself included. The build's content
+// lists use it too, so that they equal what the request path would
+// search.
+func nearestPerItem(table string) string {
+	return `FROM ` + table + ` q CROSS JOIN LATERAL (
+			SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM ` + table + ` v ORDER BY distance LIMIT $2) n
+		WHERE q.item_id = ANY($1)`
 }
 
 // contentBatch and contentWorkers pace a build's content neighbours: ids
@@ -226,9 +223,7 @@ func (s *Store) stageContentNeighbors(ctx context.Context, ids []string, k int) 
 					queueIndexSettings(b, s.efSearch, k)
 					b.Queue(`INSERT INTO `+stagedContent+` (item_id, neighbor_ids, scores)
 						SELECT q.item_id, array_agg(n.item_id ORDER BY n.distance, n.item_id), array_agg(1 - n.distance ORDER BY n.distance, n.item_id)
-						FROM `+stagedVectors+` q CROSS JOIN LATERAL (
-							SELECT v.item_id, v.embedding <=> q.embedding AS distance FROM `+stagedVectors+` v ORDER BY distance LIMIT $2) n
-						WHERE q.item_id = ANY($1)
+						`+nearestPerItem(stagedVectors)+`
 						GROUP BY q.item_id`, ids[lo:min(lo+contentBatch, len(ids))], k)
 					if err := conn.SendBatch(ctx, b).Close(); err != nil {
 						return err

@@ -26,8 +26,11 @@ func buildCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := db.require("build"); err != nil {
 		return err
 	}
-	if *contentLists < 0 || *contentListLen < 1 || *contentListLen > catalog.MaxContentListLen {
-		return usageError{fmt.Sprintf("--content-lists must not be negative (got %d) and --content-list-len must be 1 to %d (got %d)", *contentLists, catalog.MaxContentListLen, *contentListLen)}
+	if *contentLists < 0 {
+		return usageError{fmt.Sprintf("--content-lists must not be negative (0 for none), got %d", *contentLists)}
+	}
+	if err := build.CheckContentListLen(*contentListLen); err != nil {
+		return usageError{"--content-list-len: " + err.Error()}
 	}
 	opt := build.Options{Seed: uint64(*seed), Version: *version, ContentLists: *contentLists, ContentListLen: *contentListLen}
 	if *contentLists == 0 {
