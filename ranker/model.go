@@ -57,6 +57,33 @@ func (m *Model) logit(x *Vector) float64 {
 	return z
 }
 
+// linear is a logit as bias + sum w_i * x_i.
+type linear struct {
+	bias float64
+	w    [NumFeatures]float64
+}
+
+// folded is the model's logit with the standardisation folded into the
+// weights and bias: per candidate a multiply-add a feature, where logit
+// also subtracts and divides (26 divisions were a fifth of its cost).
+// It equals logit up to rounding.
+func (m *Model) folded() linear {
+	l := linear{bias: m.Bias}
+	for i := range NumFeatures {
+		l.w[i] = m.Weight[i] / m.Std[i]
+		l.bias -= l.w[i] * m.Mean[i]
+	}
+	return l
+}
+
+func (l *linear) at(x *Vector) float64 {
+	z := l.bias
+	for i := range NumFeatures {
+		z += l.w[i] * float64(x[i])
+	}
+	return z
+}
+
 // contribution is feature i's share of the logit: what "why" means here.
 func (m *Model) contribution(x *Vector, i int) float64 {
 	return m.Weight[i] * (float64(x[i]) - m.Mean[i]) / m.Std[i]

@@ -52,6 +52,30 @@ func TestTrainRecoversAKnownModel(t *testing.T) {
 	}
 }
 
+// The ranker's folded logit is the model's, up to rounding, for a model
+// whose features have means and spreads far from 0 and 1.
+func TestFoldedLogitIsTheModels(t *testing.T) {
+	x, y := synthetic(5000, 3)
+	r := rand.New(rand.NewPCG(3, 9))
+	for i := range x {
+		for j := range NumFeatures {
+			x[i][j] = x[i][j]*float32(1+j) + float32(j*j)
+		}
+	}
+	m, err := Train(x, y, TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := m.folded()
+	for range 1000 {
+		v := x[r.IntN(len(x))]
+		v[r.IntN(NumFeatures)] += float32(r.NormFloat64())
+		if got, want := l.at(&v), m.logit(&v); math.Abs(got-want) > 1e-9*(1+math.Abs(want)) {
+			t.Fatalf("folded logit %v, model's %v, for %v", got, want, v)
+		}
+	}
+}
+
 func TestTrainRefusesOneClass(t *testing.T) {
 	x, _ := synthetic(10, 1)
 	if _, err := Train(x, make([]bool, 10), TrainOptions{}); err == nil {

@@ -135,12 +135,18 @@ func (c *Config) Validate() error {
 type Ranker struct {
 	cfg   Config
 	model *Model // nil: rank by the candidates' prior order
+	// logit is the model's logit with the standardisation folded in.
+	logit linear
 	stats *Stats
 }
 
 // New returns a ranker; model and stats may be nil (no build yet).
 func New(cfg Config, model *Model, stats *Stats) *Ranker {
-	return &Ranker{cfg: cfg.WithDefaults(), model: model, stats: stats}
+	r := &Ranker{cfg: cfg.WithDefaults(), model: model, stats: stats}
+	if model != nil {
+		r.logit = model.folded()
+	}
+	return r
 }
 
 // Model is the served model, nil if none.
@@ -216,7 +222,7 @@ func (r *Ranker) score(c *Context, b Blend, cand *Candidate, x *Vector) (score, 
 	st := r.stats.Features(cand.ID)
 	Extract(x, c, cand, st)
 	if r.model != nil {
-		prob = r.model.Predict(x)
+		prob = sigmoid(r.logit.at(x))
 	} else {
 		prob = cand.Prior
 	}

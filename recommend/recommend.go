@@ -749,9 +749,16 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 // byScore orders candidates best first. Ties go by slot, the order in
 // which the page's lists first name the items: a total order (slots are
 // unique), so deterministic without the cost of a stable sort.
+//
+// Scores are sums of positive weights over ranks, never NaN, so plain
+// comparisons do: cmp.Compare's NaN checks were most of a comparison,
+// and ordering the fused candidates was a tenth of a page's CPU.
 func byScore(a, b candidate) int {
-	if c := cmp.Compare(b.score, a.score); c != 0 {
-		return c
+	switch {
+	case a.score > b.score:
+		return -1
+	case a.score < b.score:
+		return 1
 	}
 	return cmp.Compare(a.slot, b.slot)
 }
