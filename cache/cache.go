@@ -7,6 +7,8 @@ package cache
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -415,14 +417,55 @@ func (c *Derived[V]) Close() { c.c.Close() }
 // and brand with the page's and looks them up in the visitor's
 // affinities: with a copy per item, each comparison read bytes no other
 // item shares, a cache miss per candidate; interned, the few hundred
-// names stay in the CPU cache, and equal names compare by pointer.
+// names stay in the CPU cache, and equal names compare by pointer. The
+// category path itself is shared by the items of one category (see
+// categoryPaths).
 func forServing(it *catalog.Item) {
 	it.Description, it.Attributes, it.Synthetic = "", nil, nil
 	it.CompactIncompatible()
-	for i, c := range it.Category {
-		it.Category[i] = unique.Make(c).Value()
-	}
+	it.Category = categoryPaths.of(it.Category)
 	if it.Brand != "" {
 		it.Brand = unique.Make(it.Brand).Value()
 	}
+}
+
+// categoryPaths holds one copy of each category path cached items have,
+// shared by them: every candidate's top and leaf category are read from
+// the path's backing array, which was a cache miss per candidate with an
+// array per item (4 % of the server's CPU at 100,000 items). Shared paths
+// are never modified. It grows with the catalogue's categories.
+var categoryPaths = &pathTable{m: make(map[string][]string)}
+
+type pathTable struct {
+	mu sync.RWMutex
+	m  map[string][]string
+}
+
+// of returns the shared copy of path, its names interned; path when the
+// table holds another path under the same key (names with NUL bytes).
+func (t *pathTable) of(path []string) []string {
+	if len(path) == 0 {
+		return path
+	}
+	key := strings.Join(path, "\x00")
+	t.mu.RLock()
+	p, ok := t.m[key]
+	t.mu.RUnlock()
+	if !ok {
+		p = make([]string, len(path))
+		for i, c := range path {
+			p[i] = unique.Make(c).Value()
+		}
+		t.mu.Lock()
+		if q, ok := t.m[key]; ok {
+			p = q
+		} else {
+			t.m[key] = p
+		}
+		t.mu.Unlock()
+	}
+	if !slices.Equal(p, path) {
+		return path
+	}
+	return p[:len(p):len(p)]
 }

@@ -352,6 +352,42 @@ func TestCachedItemsKeepTheServedFieldsOnly(t *testing.T) {
 	check("filled in bulk", dst[0])
 }
 
+// Cached items of one category share one copy of its path, which no
+// append can write through; other paths, and a path that only joins to
+// the same key, keep their own.
+func TestCachedItemsShareCategoryPaths(t *testing.T) {
+	items := map[string]catalog.Item{
+		"a": {ID: "a", Category: []string{"Home", "Kitchen"}, Active: true, Stock: 1},
+		"b": {ID: "b", Category: []string{"Home", "Kitchen"}, Active: true, Stock: 1},
+		"c": {ID: "c", Category: []string{"Home", "Garden"}, Active: true, Stock: 1},
+		"d": {ID: "d", Category: []string{"Home\x00Kitchen"}, Active: true, Stock: 1},
+	}
+	c, _ := newItems(t, &countingLoader{items: items})
+	ids := []string{"a", "b", "c", "d"}
+	dst := make([]*catalog.Item, len(ids))
+	if err := c.Fetch(t.Context(), ids, dst); err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range dst {
+		if it == nil || !slices.Equal(it.Category, items[ids[i]].Category) {
+			t.Fatalf("item %s cached with category %v, want %v", ids[i], it, items[ids[i]].Category)
+		}
+	}
+	a, b, cc, d := dst[0].Category, dst[1].Category, dst[2].Category, dst[3].Category
+	if &a[0] != &b[0] {
+		t.Error("two items of one category hold two copies of its path")
+	}
+	if &a[0] == &cc[0] || &a[0] == &d[0] {
+		t.Error("items of other categories share a path they do not have")
+	}
+	if cap(a) != len(a) {
+		t.Errorf("a shared path has room to append into (cap %d, len %d)", cap(a), len(a))
+	}
+	if unsafe.StringData(a[0]) != unsafe.StringData(cc[0]) {
+		t.Error("the name both paths start with is not shared")
+	}
+}
+
 // Cached lists hold their entries as made, and share one copy of each
 // item id; the lists handed in are left as they were.
 func TestListsShareItemIDs(t *testing.T) {

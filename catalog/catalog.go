@@ -12,35 +12,44 @@ import (
 
 // Item is one sellable product (a SKU) as the shop describes it.
 type Item struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
-	Description string `json:"description,omitempty"`
+	ID string `json:"id"`
+
+	// The fields every ranked candidate reads (filters, features, score,
+	// diversity) come first, together: with 100,000 items cached, most
+	// candidates' items are not in the CPU cache, and in this order they
+	// span two adjacent 64-byte lines, where the field order of the JSON
+	// documentation spread them over five. A profile at 2,000 req/s put
+	// 6 % of the server's CPU on the first read of Active alone.
+
+	Active bool `json:"active"`
+	// Consumable items may be recommended again soon after a purchase.
+	Consumable bool `json:"consumable,omitempty"`
+	Stock      int  `json:"stock"`
+	// Price and Cost are per unit in major currency units (e.g. 12.50 GBP).
+	Price float64 `json:"price"`
+	Cost  float64 `json:"cost,omitempty"`
 	// Category is the path from the root, e.g. ["Home", "Kitchen", "Mugs"].
 	Category []string `json:"category,omitempty"`
 	Brand    string   `json:"brand,omitempty"`
-	// Price and Cost are per unit in major currency units (e.g. 12.50 GBP).
-	Price    float64 `json:"price"`
-	Cost     float64 `json:"cost,omitempty"`
-	Currency string  `json:"currency,omitempty"`
-	Stock    int     `json:"stock"`
+	// incompatible is IncompatibleWith held compactly, once
+	// CompactIncompatible has run (see there).
+	incompatible []uint64
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Currency    string `json:"currency,omitempty"`
 	// Attributes are free key/values: size, colour, material, ...
 	Attributes map[string]string `json:"attributes,omitempty"`
 	// IncompatibleWith lists items that must never be recommended with this
 	// one (e.g. a charger for another phone).
 	IncompatibleWith []string `json:"incompatible_with,omitempty"`
-	// incompatible is IncompatibleWith held compactly, once
-	// CompactIncompatible has run (see there).
-	incompatible []uint64
-	// Consumable items may be recommended again soon after a purchase.
-	Consumable bool   `json:"consumable,omitempty"`
-	URL        string `json:"url,omitempty"`
-	ImageURL   string `json:"image_url,omitempty"`
-	Active     bool   `json:"active"`
+	URL              string   `json:"url,omitempty"`
+	ImageURL         string   `json:"image_url,omitempty"`
 	// Synthetic names the fields that were made up rather than supplied by
 	// the shop (e.g. cost and stock for the Online Retail data), so every
 	// report can say so.
 	Synthetic []string  `json:"synthetic,omitempty"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
