@@ -102,15 +102,23 @@ func newItemNumbers() *itemNumbers {
 func (n *itemNumbers) id(k uint32) string { return (*n.ids.Load())[k] }
 
 // lookup writes the numbers of l's ids and their scores into dst (as long
-// as l), numbering the ids new to it. Most lists name numbered ids only,
-// and take the lock for reading.
+// as l), numbering the ids new to it.
 func (n *itemNumbers) lookup(l []catalog.Scored, dst []listEntry) {
+	n.number(len(l), func(i int) string { return l[i].ItemID }, func(i int, k uint32) {
+		dst[i] = listEntry{item: k, score: float32(l[i].Score)}
+	})
+}
+
+// number hands put the number of each of count ids (idAt), numbering
+// the ids new to it. Most calls name numbered ids only, and take the
+// lock for reading.
+func (n *itemNumbers) number(count int, idAt func(int) string, put func(int, uint32)) {
 	n.mu.RLock()
 	missing := false
-	for i, s := range l {
-		k, ok := n.byID[s.ItemID]
+	for i := range count {
+		k, ok := n.byID[idAt(i)]
 		missing = missing || !ok
-		dst[i] = listEntry{item: k, score: float32(s.Score)}
+		put(i, k)
 	}
 	n.mu.RUnlock()
 	if !missing {
@@ -119,17 +127,48 @@ func (n *itemNumbers) lookup(l []catalog.Scored, dst []listEntry) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	ids := *n.ids.Load()
-	for i, s := range l {
-		k, ok := n.byID[s.ItemID]
+	for i := range count {
+		k, ok := n.byID[idAt(i)]
 		if !ok {
 			k = uint32(len(ids))
 			// A copy: the caller's id may share memory with a larger
 			// string (a row buffer) the table would otherwise keep.
-			id := strings.Clone(s.ItemID)
+			id := strings.Clone(idAt(i))
 			ids = append(ids, id)
 			n.byID[id] = k
 		}
-		dst[i].item = k
+		put(i, k)
 	}
 	n.ids.Store(&ids)
+}
+
+// Numbers are the item numbers of ids, numbering those new to the table:
+// a number stands for its id in every List (List.Number) for as long as
+// the process runs, so data by item (a build's statistics) can be held in
+// a slice indexed by it. Number only ids of the catalogue or the builds.
+func Numbers(ids []string) []uint32 {
+	out := make([]uint32, len(ids))
+	numbers.number(len(ids), func(i int) string { return ids[i] }, func(i int, k uint32) { out[i] = k })
+	return out
+}
+
+// NumberOf is id's item number, if it has one; it numbers nothing.
+func NumberOf(id string) (uint32, bool) {
+	numbers.mu.RLock()
+	k, ok := numbers.byID[id]
+	numbers.mu.RUnlock()
+	return k, ok
+}
+
+// IDOf is the id of item number k (one Numbers, NumberOf or List.Number
+// gave).
+func IDOf(k uint32) string { return numbers.id(k) }
+
+// Number is the i-th entry's item number; false for a TransientList,
+// whose ids are not numbered (NumberOf may know them).
+func (l List) Number(i int) (uint32, bool) {
+	if l.transient != nil {
+		return 0, false
+	}
+	return l.entries[i].item, true
 }

@@ -57,7 +57,11 @@ type Candidate struct {
 	ID string
 	// Item is the catalogue record; nil when unknown (always filtered).
 	Item *catalog.Item
-	Hits [NumSources]Hit
+	// Number is the item's number when Numbered: the numbering the
+	// ranker's Stats were indexed by (Stats.NumberBy).
+	Number   uint32
+	Numbered bool
+	Hits     [NumSources]Hit
 	// Prior is the candidate's score before ranking (the fused order);
 	// without a model it is the ranking score.
 	Prior float64

@@ -161,3 +161,35 @@ func TestStatsCountTheWindowOnly(t *testing.T) {
 		t.Fatal("truncated: want an error")
 	}
 }
+
+// Statistics indexed by item number give a numbered candidate what its
+// id gives; an unnumbered one, or one numbered after the indexing, reads
+// by id or has none.
+func TestStatsByNumberAreTheStatsByID(t *testing.T) {
+	st := NewStats(time.Now(), map[string]ItemStats{
+		"a": {Views: 10, Purchases: 2}, "b": {Views: 3}, "c": {Purchases: 1, Refunds: 1},
+	})
+	numbers := map[string]uint32{"c": 0, "x": 1, "a": 2, "b": 5}
+	st.NumberBy(func(ids []string) []uint32 {
+		out := make([]uint32, len(ids))
+		for i, id := range ids {
+			out[i] = numbers[id]
+		}
+		return out
+	})
+	for id, k := range numbers {
+		if got, want := st.featuresOf(&Candidate{ID: id, Number: k, Numbered: true}), st.Features(id); got != want {
+			t.Errorf("%s (number %d): %+v by number, %+v by id", id, k, got, want)
+		}
+	}
+	if got := st.featuresOf(&Candidate{ID: "a"}); got != st.Features("a") {
+		t.Errorf("unnumbered a: %+v", got)
+	}
+	if got := st.featuresOf(&Candidate{ID: "new", Number: 9, Numbered: true}); got != noStats {
+		t.Errorf("an item numbered after the indexing: %+v, want no statistics", got)
+	}
+	var none *Stats
+	if got := none.featuresOf(&Candidate{ID: "a", Number: 2, Numbered: true}); got != noStats {
+		t.Errorf("no statistics: %+v", got)
+	}
+}

@@ -219,7 +219,7 @@ func (r *Ranker) blend(module string) Blend {
 }
 
 func (r *Ranker) score(c *Context, b Blend, cand *Candidate, x *Vector) (score, prob float64) {
-	st := r.stats.Features(cand.ID)
+	st := r.stats.featuresOf(cand)
 	Extract(x, c, cand, st)
 	if r.model != nil {
 		prob = sigmoid(r.logit.at(x))

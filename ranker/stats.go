@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -63,6 +64,11 @@ var noStats = ItemStats{}.Features()
 type Stats struct {
 	At   time.Time
 	byID map[string]statsEntry
+	// byNumber are the features by item number, once NumberBy has run:
+	// a candidate with a number reads one slice element, where a lookup
+	// by id probes a map of every item with events, whose parts are
+	// rarely in the CPU cache (7 % of the server's CPU at 100,000 items).
+	byNumber []ItemFeatures
 }
 
 type statsEntry struct {
@@ -90,6 +96,36 @@ func (s *Stats) Features(id string) ItemFeatures {
 		return e.f
 	}
 	return noStats
+}
+
+// NumberBy indexes the features by the item numbers numbers gives the
+// ids (one a number, in their order), for candidates that carry their
+// number (Candidate.Number). Call it before the Stats is shared.
+func (s *Stats) NumberBy(numbers func(ids []string) []uint32) {
+	if s == nil || len(s.byID) == 0 {
+		return
+	}
+	ids := slices.Collect(maps.Keys(s.byID))
+	nums := numbers(ids)
+	s.byNumber = make([]ItemFeatures, slices.Max(nums)+1)
+	for i := range s.byNumber {
+		s.byNumber[i] = noStats
+	}
+	for i, id := range ids {
+		s.byNumber[nums[i]] = s.byID[id].f
+	}
+}
+
+// featuresOf is the candidate's statistical features: by its number when
+// it has one and the statistics are indexed so, by its id otherwise.
+func (s *Stats) featuresOf(c *Candidate) ItemFeatures {
+	if c.Numbered && s != nil && s.byNumber != nil {
+		if int(c.Number) < len(s.byNumber) {
+			return s.byNumber[c.Number]
+		}
+		return noStats // numbered after the statistics were
+	}
+	return s.Features(c.ID)
 }
 
 // All yields every item with statistics, in no particular order (the

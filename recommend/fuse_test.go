@@ -15,7 +15,7 @@ import (
 // finds it.
 func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	e := &Engine{cfg: Config{RankDepth: 100}}
-	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
+	e.pages.New = newPageBuffers
 	list := func(ids ...string) cache.List {
 		out := make([]catalog.Scored, len(ids))
 		for i, id := range ids {
@@ -58,5 +58,26 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	}
 	if h := p.hitsOf("a"); h[ranker.SrcCoView].Rank != 0 || h[ranker.SrcPopular].Rank != 2 {
 		t.Fatalf("hits of a: %+v, want co-view rank 0 and popular rank 2", h)
+	}
+	// Slots carry the item numbers of the cached lists (the ranker reads
+	// statistics by them); an id only a transient list named has none.
+	for j, id := range p.ids {
+		k, ok := cache.NumberOf(id)
+		if want := map[bool]uint32{true: k, false: noNumber}[ok]; p.num[j] != want {
+			t.Errorf("slot %d (%s) has number %d, want %d", j, id, p.num[j], want)
+		}
+	}
+	if p.num[p.slotOf("never-listed")] != noNumber || p.num[p.slotOf("b")] == noNumber {
+		t.Errorf("numbers: never-listed %d, b %d", p.num[p.slotOf("never-listed")], p.num[p.slotOf("b")])
+	}
+	// An id numbered after the page gave it a slot keeps that slot.
+	j := p.slotOf("never-listed")
+	cache.Numbers([]string{"never-listed", "new-pin"})
+	if p.slotOf("never-listed") != j || p.slotFor("never-listed") != j || p.slotFor("new-pin") != 8 {
+		t.Fatalf("after numbering: slots %d, %d and %d, want %d, %d and 8",
+			p.slotOf("never-listed"), p.slotFor("never-listed"), p.slotFor("new-pin"), j, j)
+	}
+	if len(p.ids) != 9 {
+		t.Fatalf("%d slots after numbering, want 9: %v", len(p.ids), p.ids)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -163,7 +164,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, vectors: vectors, sessions: sessions, metrics: set}
 	e.warm = newWarmer(cfg.Warm, set)
 	e.searches = newSearchSlots(cfg.VectorSearches, cfg.SourceBudget, set)
-	e.pages.New = func() any { return &page{slot: map[string]int32{}} }
+	e.pages.New = newPageBuffers
 	none := "none"
 	e.version.Store(&none)
 	e.rank.Store(ranker.New(cfg.Ranker, nil, nil))
@@ -233,6 +234,8 @@ func (e *Engine) loadRanker(ctx context.Context, bi catalog.BuildInfo) (*ranker.
 			model = nil
 		}
 	}
+	// Candidates carry the item numbers of the page's lists.
+	stats.NumberBy(cache.Numbers)
 	return ranker.New(e.cfg.Ranker, model, stats), nil
 }
 
@@ -576,9 +579,15 @@ func (e *Engine) gather(ctx context.Context, srcs []source) []cache.List {
 type page struct {
 	srcs  []source
 	lists []cache.List
-	slot  map[string]int32
-	ids   []string
-	hits  [][ranker.NumSources]ranker.Hit
+	// slot is the slots by item number (cache.List.Number): a map of
+	// small integer keys, cheaper than one of ids; slotByID holds the ids
+	// without a number (from transient lists, pins). ids and num are each
+	// slot's id and number (noNumber if none).
+	slot     map[uint32]int32
+	slotByID map[string]int32
+	ids      []string
+	num      []uint32
+	hits     [][ranker.NumSources]ranker.Hit
 	// at is the slot of every entry of every list, list after list, so
 	// fusing a module does not hash its ids again; starts is where each
 	// list's entries begin in it.
@@ -601,6 +610,8 @@ type page struct {
 	rank       ranker.Scratch
 }
 
+func newPageBuffers() any { return &page{slot: map[uint32]int32{}, slotByID: map[string]int32{}} }
+
 // maxPooledSlots bounds what a page keeps for the next request, so one
 // huge request does not pin its buffers for good.
 const maxPooledSlots = 1 << 14
@@ -611,7 +622,8 @@ func (e *Engine) newPage(srcs []source, lists []cache.List) *page {
 	p := e.pages.Get().(*page)
 	p.srcs, p.lists = srcs, lists
 	clear(p.slot)
-	p.ids, p.hits, p.at = p.ids[:0], p.hits[:0], p.at[:0]
+	clear(p.slotByID)
+	p.ids, p.num, p.hits, p.at = p.ids[:0], p.num[:0], p.hits[:0], p.at[:0]
 	p.item, p.read = p.item[:0], p.read[:0]
 	p.starts = p.starts[:0]
 lists:
@@ -629,13 +641,11 @@ lists:
 			}
 		}
 		for r := range l.Len() {
-			id := l.ID(r)
-			j, ok := p.slot[id]
-			if !ok {
-				j = int32(len(p.ids))
-				p.slot[id] = j
-				p.ids = append(p.ids, id)
-				p.hits = append(p.hits, ranker.NoHits)
+			var j int32
+			if k, ok := l.Number(r); ok {
+				j = p.slotOfNumber(k)
+			} else {
+				j = p.slotFor(l.ID(r))
 			}
 			p.at = append(p.at, j)
 			if h := &p.hits[j][fam]; h.Rank < 0 || int32(r) < h.Rank {
@@ -663,9 +673,18 @@ func (p *page) hitsOf(id string) [ranker.NumSources]ranker.Hit {
 	return p.hitsAt(p.slotOf(id))
 }
 
+// noNumber is the number of a slot whose id has none.
+const noNumber = math.MaxUint32
+
 // slotOf is an item's slot, -1 if no list of the page has it.
 func (p *page) slotOf(id string) int32 {
-	if j, ok := p.slot[id]; ok {
+	if k, ok := cache.NumberOf(id); ok {
+		if j, ok := p.slot[k]; ok {
+			return j
+		}
+	}
+	// Also for an id numbered since the page put it here.
+	if j, ok := p.slotByID[id]; ok {
 		return j
 	}
 	return -1
@@ -674,12 +693,40 @@ func (p *page) slotOf(id string) int32 {
 // slotFor is an item's slot, a new one without hits if no list of the
 // page has it (a pinned item), so every ranked candidate has one.
 func (p *page) slotFor(id string) int32 {
-	if j, ok := p.slot[id]; ok {
+	if j := p.slotOf(id); j >= 0 {
 		return j
 	}
+	if k, ok := cache.NumberOf(id); ok {
+		return p.slotOfNumber(k)
+	}
+	j := p.newSlot(id, noNumber)
+	p.slotByID[id] = j
+	return j
+}
+
+// slotOfNumber is the slot of item number k, a new one if the page has
+// none.
+func (p *page) slotOfNumber(k uint32) int32 {
+	if j, ok := p.slot[k]; ok {
+		return j
+	}
+	id := cache.IDOf(k)
+	if len(p.slotByID) > 0 {
+		// An id a transient list named before a concurrent request
+		// numbered it keeps its one slot.
+		if j, ok := p.slotByID[id]; ok {
+			return j
+		}
+	}
+	j := p.newSlot(id, k)
+	p.slot[k] = j
+	return j
+}
+
+func (p *page) newSlot(id string, k uint32) int32 {
 	j := int32(len(p.ids))
-	p.slot[id] = j
 	p.ids = append(p.ids, id)
+	p.num = append(p.num, k)
 	p.hits = append(p.hits, ranker.NoHits)
 	return j
 }
@@ -845,7 +892,9 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 			p.read[j] = err == nil || p.got[i] != nil
 		}
 		for _, c := range cands[len(rcs):depth] {
-			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: p.item[c.slot], Hits: p.hitsAt(c.slot), Prior: c.score})
+			k := p.num[c.slot]
+			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: p.item[c.slot], Number: k, Numbered: k != noNumber,
+				Hits: p.hitsAt(c.slot), Prior: c.score})
 		}
 		ranked = rk.Rank(rc, id, rcs, limit, &p.rank)
 		if len(ranked) >= limit || depth == len(cands) {
