@@ -330,8 +330,6 @@ func Run(ctx context.Context, src Source, opt Options, log *slog.Logger) (*catal
 	return b, rep, nil
 }
 
-// resolve fills the defaults of opt, reading the newest event time from src
-// when DataTo is unset.
 // CheckContentListLen says what is wrong with n as a content list's
 // length (Options.ContentListLen once its default is applied).
 func CheckContentListLen(n int) error {
@@ -341,6 +339,8 @@ func CheckContentListLen(n int) error {
 	return nil
 }
 
+// resolve fills the defaults of opt, reading the newest event time from src
+// when DataTo is unset.
 func resolve(ctx context.Context, src Source, opt Options) (Options, error) {
 	if opt.DataTo.IsZero() {
 		latest, err := latestEventTime(ctx, src, opt.DataFrom)
