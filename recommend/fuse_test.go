@@ -42,7 +42,7 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	if len(p.ids) != 8 {
 		t.Fatalf("%d slots for 8 distinct items: %v", len(p.ids), p.ids)
 	}
-	if h := p.hitsOf("b"); h[ranker.SrcCoView].Rank != 1 || h[ranker.SrcRecent].Rank != 0 {
+	if h := p.hitsAt(p.slotOf("b")); h[ranker.SrcCoView].Rank != 1 || h[ranker.SrcRecent].Rank != 0 {
 		t.Fatalf("hits of b: %+v, want co-view rank 1 and recent rank 0", h)
 	}
 	for _, id := range []string{"a", "never-listed", "z"} {
@@ -56,7 +56,7 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	if p.slotOf("absent") != -1 {
 		t.Fatal("slotOf an item of no list is not -1")
 	}
-	if h := p.hitsOf("a"); h[ranker.SrcCoView].Rank != 0 || h[ranker.SrcPopular].Rank != 2 {
+	if h := p.hitsAt(p.slotOf("a")); h[ranker.SrcCoView].Rank != 0 || h[ranker.SrcPopular].Rank != 2 {
 		t.Fatalf("hits of a: %+v, want co-view rank 0 and popular rank 2", h)
 	}
 	// Slots carry the item numbers of the cached lists (the ranker reads

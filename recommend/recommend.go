@@ -668,39 +668,44 @@ func (e *Engine) release(p *page) {
 	e.pages.Put(p)
 }
 
-// hitsOf is an item's hits, NoHits if no list of the page has it.
-func (p *page) hitsOf(id string) [ranker.NumSources]ranker.Hit {
-	return p.hitsAt(p.slotOf(id))
-}
-
 // noNumber is the number of a slot whose id has none.
 const noNumber = math.MaxUint32
 
 // slotOf is an item's slot, -1 if no list of the page has it.
 func (p *page) slotOf(id string) int32 {
-	if k, ok := cache.NumberOf(id); ok {
+	j, _, _ := p.lookup(id)
+	return j
+}
+
+// lookup is an item's slot (-1 if no list of the page has it) and its
+// item number, if it has one: one read of the shared numbering.
+func (p *page) lookup(id string) (j int32, k uint32, numbered bool) {
+	k, numbered = cache.NumberOf(id)
+	if numbered {
 		if j, ok := p.slot[k]; ok {
-			return j
+			return j, k, true
 		}
 	}
 	// Also for an id numbered since the page put it here.
 	if j, ok := p.slotByID[id]; ok {
-		return j
+		return j, k, numbered
 	}
-	return -1
+	return -1, k, numbered
 }
 
 // slotFor is an item's slot, a new one without hits if no list of the
 // page has it (a pinned item), so every ranked candidate has one.
 func (p *page) slotFor(id string) int32 {
-	if j := p.slotOf(id); j >= 0 {
-		return j
+	j, k, numbered := p.lookup(id)
+	switch {
+	case j >= 0:
+	case numbered:
+		j = p.newSlot(id, k)
+		p.slot[k] = j
+	default:
+		j = p.newSlot(id, noNumber)
+		p.slotByID[id] = j
 	}
-	if k, ok := cache.NumberOf(id); ok {
-		return p.slotOfNumber(k)
-	}
-	j := p.newSlot(id, noNumber)
-	p.slotByID[id] = j
 	return j
 }
 
@@ -1206,7 +1211,8 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	var x ranker.Vector
 	for i, id := range r.ItemIDs {
 		it := items[id]
-		rcand := ranker.Candidate{ID: id, Item: it, Hits: p.hitsOf(id)}
+		j, k, numbered := p.lookup(id)
+		rcand := ranker.Candidate{ID: id, Item: it, Number: k, Numbered: numbered, Hits: p.hitsAt(j)}
 		reasons := []string{}
 		if c := byID[id]; c != nil {
 			rcand.Prior, reasons = c.score, p.reasons(0, c.from, nil)
