@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/dgraph-io/ristretto/v2"
@@ -39,8 +38,12 @@ type ItemLoader func(ctx context.Context, ids []string) ([]catalog.Item, error)
 // to save slices that held 153 MB once half the items' stock had been
 // updated (live heap 869 MB, against 716 before the updates).
 type Items struct {
-	t    *table[*catalog.Item]
-	load ItemLoader
+	// slots hold the items the store knows, by item number; t the ids it
+	// does not (cached as unknown, nil), which traffic may name and which
+	// are never numbered.
+	slots *itemSlots
+	t     *table[*catalog.Item]
+	load  ItemLoader
 	// gens count invalidations, per stripe of ids. A load that started
 	// before an invalidation of an id must not cache what it read for that
 	// id: it may be the old value. Striped, so a stream of stock updates
@@ -53,20 +56,23 @@ type Items struct {
 }
 
 // NewItems returns a cache of about maxItems items at most (over by at
-// most its number of lock stripes, 256, for a moment).
+// most its number of lock stripes, 256, for a moment), and as many ids
+// unknown to the store.
 func NewItems(maxItems int64, load ItemLoader, set *metrics.Set) (*Items, error) {
 	if maxItems <= 0 {
 		return nil, fmt.Errorf("item cache: size %d, want > 0", maxItems)
 	}
+	evictions := set.GetOrCreateCounter(`recs_cache_evictions_total{cache="items"}`)
 	c := &Items{
-		t:    newTable[*catalog.Item](maxItems, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="items"}`)),
-		load: load, levels: newStockLevels(),
+		slots: newItemSlots(maxItems, evictions),
+		t:     newTable[*catalog.Item](maxItems, evictions),
+		load:  load, levels: newStockLevels(),
 		hits:    set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="hit"}`),
 		misses:  set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`),
 		loads:   set.GetOrCreateCounter(`recs_cache_loads_total{cache="items"}`),
 		loadErr: set.GetOrCreateCounter(`recs_cache_load_errors_total{cache="items"}`),
 	}
-	set.GetOrCreateGauge(`recs_cache_entries{cache="items"}`, func() float64 { return float64(c.t.len()) })
+	set.GetOrCreateGauge(`recs_cache_entries{cache="items"}`, func() float64 { return float64(c.slots.len() + c.t.len()) })
 	return c, nil
 }
 
@@ -96,18 +102,32 @@ func (c *Items) Get(ctx context.Context, ids []string, dst map[string]*catalog.I
 // fifty items per request, and a map insert and lookup per item cost more
 // than the cache lookup itself.
 func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) error {
+	nums := make([]uint32, len(ids))
+	knownNumbers(ids, nums)
+	return c.FetchNumbered(ctx, ids, nums, dst)
+}
+
+// FetchNumbered is Fetch for ids whose item numbers the caller looked up:
+// nums[i] is ids[i]'s number, NoNumber if it had none then (List.Number,
+// NumberOf). An id numbered since is found all the same, by a load.
+func (c *Items) FetchNumbered(ctx context.Context, ids []string, nums []uint32, dst []*catalog.Item) error {
 	dst = dst[:len(ids)]
 	var missing []string
-	var keys []tableKey
+	var missingNums []uint32
 	var at []int
 	hits := 0
 	for i, id := range ids {
-		k := c.t.key(id)
-		it, ok := c.t.get(k)
+		var it *catalog.Item
+		var ok bool
+		if k := nums[i]; k != NoNumber {
+			it, ok = c.slots.get(k)
+		} else {
+			it, ok = c.t.get(c.t.key(id))
+		}
 		dst[i] = it // nil if unknown, or not cached yet
 		if !ok {
 			missing = append(missing, id)
-			keys = append(keys, k)
+			missingNums = append(missingNums, nums[i])
 			at = append(at, i)
 			continue
 		}
@@ -125,8 +145,8 @@ func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) er
 	// cache warms under load instead of timing out forever.
 	done := make(chan loaded, 1)
 	gens := make([]uint64, len(missing))
-	for i, k := range keys {
-		gens[i] = c.stripe(k).Load()
+	for i, id := range missing {
+		gens[i] = c.stripe(c.t.key(id)).Load()
 	}
 	start := c.levels.begin()
 	go func() {
@@ -147,10 +167,11 @@ func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) er
 			forServing(&items[i])
 			byID[items[i].ID] = &items[i]
 		}
+		numberKnown(missing, byID, missingNums)
 		for i, id := range missing {
-			g := c.stripe(keys[i])
+			g := c.stripe(c.t.key(id))
 			// nil: unknown, cached too
-			c.t.setIf(keys[i], byID[id], func() bool { return g.Load() == gens[i] })
+			c.set(id, missingNums[i], byID[id], func() bool { return g.Load() == gens[i] })
 		}
 		c.levels.changedSince(at, missing, c.del)
 		done <- loaded{byID: byID}
@@ -169,6 +190,28 @@ func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) er
 	}
 }
 
+// numberKnown sets nums[i] to the item number of each of ids the store
+// knows (found in byID), numbering those new to the table; the others'
+// numbers stay as they are.
+func numberKnown(ids []string, byID map[string]*catalog.Item, nums []uint32) {
+	known := make([]int, 0, len(ids))
+	for i, id := range ids {
+		if byID[id] != nil {
+			known = append(known, i)
+		}
+	}
+	numbers.number(len(known), func(j int) string { return ids[known[j]] }, func(j int, k uint32) { nums[known[j]] = k })
+}
+
+// set caches it (nil: unknown) as id's item, in its slot if it has a
+// number (k), else in the table, if fresh holds under the lock.
+func (c *Items) set(id string, k uint32, it *catalog.Item, fresh func() bool) bool {
+	if k != NoNumber {
+		return c.slots.setIf(k, it, fresh)
+	}
+	return c.t.setIf(c.t.key(id), it, fresh)
+}
+
 type loaded struct {
 	byID map[string]*catalog.Item // read-only once sent
 	err  error
@@ -185,16 +228,28 @@ const genStripes = 4096
 // stripe is the invalidation counter of the id of key k.
 func (c *Items) stripe(k tableKey) *atomic.Uint64 { return &c.gens[k.h%genStripes] }
 
-func (c *Items) del(id string) { c.t.del(c.t.key(id)) }
+// del drops id from the slots and the table: it may be in the table,
+// cached as unknown, from before it was numbered.
+func (c *Items) del(id string) {
+	c.t.del(c.t.key(id))
+	if k, ok := NumberOf(id); ok {
+		c.slots.del(k)
+	}
+}
 
 // Invalidate drops ids so the next Get reads them from the store; loads
 // in flight when it is called do not cache their (maybe older) result for
 // these ids (or the few others sharing their stripes).
 func (c *Items) Invalidate(ids ...string) {
-	for _, id := range ids {
+	nums := make([]uint32, len(ids))
+	knownNumbers(ids, nums)
+	for i, id := range ids {
 		k := c.t.key(id)
 		c.stripe(k).Add(1)
 		c.t.del(k)
+		if nums[i] != NoNumber {
+			c.slots.del(nums[i])
+		}
 	}
 }
 
@@ -207,8 +262,15 @@ func (c *Items) Invalidate(ids ...string) {
 // id in the order the store did, after the store has them.
 func (c *Items) SetStock(updates []catalog.StockUpdate) {
 	c.levels.record(updates)
-	for _, u := range updates {
+	nums := make([]uint32, len(updates))
+	numbers.known(len(updates), func(i int) string { return updates[i].ItemID }, nums)
+	for i, u := range updates {
+		// The table too: the id may be cached there as unknown from
+		// before it was numbered.
 		setStock(c.t, c.t.key(u.ItemID), u.Stock)
+		if nums[i] != NoNumber {
+			c.slots.setStock(nums[i], u.Stock)
+		}
 	}
 }
 
@@ -425,7 +487,7 @@ func forServing(it *catalog.Item) {
 	it.CompactIncompatible()
 	it.Category = categoryPaths.of(it.Category)
 	if it.Brand != "" {
-		it.Brand = unique.Make(it.Brand).Value()
+		it.Brand = categoryPaths.name(it.Brand)
 	}
 }
 
@@ -433,12 +495,18 @@ func forServing(it *catalog.Item) {
 // shared by them: every candidate's top and leaf category are read from
 // the path's backing array, which was a cache miss per candidate with an
 // array per item (4 % of the server's CPU at 100,000 items). Shared paths
-// are never modified. It grows with the catalogue's categories.
-var categoryPaths = &pathTable{m: make(map[string][]string)}
+// are never modified. It also holds one copy of each category and brand
+// name. It grows with the catalogue's categories and brands.
+//
+// Not unique.Make for the names: it keeps a name only while a Handle
+// holds it, and the items hold the string, not a Handle, so after a
+// garbage collection the next item read got a new copy.
+var categoryPaths = &pathTable{m: make(map[string][]string), names: make(map[string]string)}
 
 type pathTable struct {
-	mu sync.RWMutex
-	m  map[string][]string
+	mu    sync.RWMutex
+	m     map[string][]string
+	names map[string]string
 }
 
 // of returns the shared copy of path, its names interned; path when the
@@ -452,14 +520,12 @@ func (t *pathTable) of(path []string) []string {
 	p, ok := t.m[key]
 	t.mu.RUnlock()
 	if !ok {
-		p = make([]string, len(path))
-		for i, c := range path {
-			p[i] = unique.Make(c).Value()
-		}
 		t.mu.Lock()
-		if q, ok := t.m[key]; ok {
-			p = q
-		} else {
+		if p, ok = t.m[key]; !ok {
+			p = make([]string, len(path))
+			for i, c := range path {
+				p[i] = t.internLocked(c)
+			}
 			t.m[key] = p
 		}
 		t.mu.Unlock()
@@ -468,4 +534,27 @@ func (t *pathTable) of(path []string) []string {
 		return path
 	}
 	return p[:len(p):len(p)]
+}
+
+// name returns the shared copy of a name.
+func (t *pathTable) name(s string) string {
+	t.mu.RLock()
+	n, ok := t.names[s]
+	t.mu.RUnlock()
+	if ok {
+		return n
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.internLocked(s)
+}
+
+func (t *pathTable) internLocked(s string) string {
+	if n, ok := t.names[s]; ok {
+		return n
+	}
+	// A copy: s may share memory with a larger string (a row buffer).
+	n := strings.Clone(s)
+	t.names[n] = n
+	return n
 }

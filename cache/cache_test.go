@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -385,6 +387,28 @@ func TestCachedItemsShareCategoryPaths(t *testing.T) {
 	}
 	if unsafe.StringData(a[0]) != unsafe.StringData(cc[0]) {
 		t.Error("the name both paths start with is not shared")
+	}
+	// Names stay shared across garbage collections: an item read later
+	// gets the same copies.
+	runtime.GC()
+	runtime.GC()
+	items["e"] = catalog.Item{ID: "e", Category: []string{strings.Clone("Home"), "Bath"}, Brand: strings.Clone("Acme"), Active: true, Stock: 1}
+	items["f"] = catalog.Item{ID: "f", Category: []string{"Home", "Kitchen"}, Brand: "Acme", Active: true, Stock: 1}
+	late := make([]*catalog.Item, 1)
+	if err := c.Fetch(t.Context(), []string{"e"}, late); err != nil {
+		t.Fatal(err)
+	}
+	e := late[0]
+	runtime.GC()
+	if err := c.Fetch(t.Context(), []string{"f"}, late); err != nil {
+		t.Fatal(err)
+	}
+	f := late[0]
+	if unsafe.StringData(e.Category[0]) != unsafe.StringData(a[0]) {
+		t.Error("an item read after a garbage collection holds its own copy of a category name")
+	}
+	if unsafe.StringData(e.Brand) != unsafe.StringData(f.Brand) {
+		t.Error("two items of one brand, read with a garbage collection between, hold two copies of its name")
 	}
 }
 

@@ -72,7 +72,9 @@ func BenchmarkItemsGetHit(b *testing.B) {
 // 100,000 cached items in a cache of the server's default size (a
 // million): the lookups a request makes, where the cache's own memory
 // (the table, or ristretto's admission counters) no longer fits the CPU's
-// caches. Run with -cpu 2 to include the contention of two cores.
+// caches. Run with -cpu 2 to include the contention of two cores. The
+// variants: by id into a map (Get), by id into a slice (Fetch), and by
+// item number (FetchNumbered, as a page reads its candidates).
 func BenchmarkItemsGetHitLarge(b *testing.B) {
 	const n = 100_000
 	items := make(map[string]catalog.Item, n)
@@ -93,21 +95,36 @@ func BenchmarkItemsGetHitLarge(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	nums := Numbers(ids)
 	misses := set.GetOrCreateCounter(`recs_cache_requests_total{cache="items",result="miss"}`)
-	before := misses.Get()
-	b.Cleanup(func() { b.ReportMetric(float64(misses.Get()-before)/float64(b.N), "misses/op") })
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		rng := rand.New(rand.NewPCG(1, 2))
-		dst := make(map[string]*catalog.Item, 128)
-		batch := make([]string, 100)
-		for pb.Next() {
-			for j := range batch {
-				batch[j] = ids[rng.IntN(n)]
-			}
-			clear(dst)
-			c.Get(context.Background(), batch, dst)
-		}
-	})
+	for _, variant := range []string{"Get", "Fetch", "FetchNumbered"} {
+		b.Run(variant, func(b *testing.B) {
+			before := misses.Get()
+			b.Cleanup(func() { b.ReportMetric(float64(misses.Get()-before)/float64(b.N), "misses/op") })
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				dst := make(map[string]*catalog.Item, 128)
+				batch := make([]string, 100)
+				batchNums := make([]uint32, 100)
+				got := make([]*catalog.Item, 100)
+				for pb.Next() {
+					for j := range batch {
+						r := rng.IntN(n)
+						batch[j], batchNums[j] = ids[r], nums[r]
+					}
+					switch variant {
+					case "Get":
+						clear(dst)
+						c.Get(context.Background(), batch, dst)
+					case "Fetch":
+						c.Fetch(context.Background(), batch, got)
+					default:
+						c.FetchNumbered(context.Background(), batch, batchNums, got)
+					}
+				}
+			})
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,6 +152,28 @@ func Numbers(ids []string) []uint32 {
 	numbers.number(len(ids), func(i int) string { return ids[i] }, func(i int, k uint32) { out[i] = k })
 	return out
 }
+
+// known writes the numbers of count ids (idAt) into dst, NoNumber for
+// the ids without one, under one read lock; it numbers nothing.
+func (n *itemNumbers) known(count int, idAt func(int) string, dst []uint32) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for i := range count {
+		k, ok := n.byID[idAt(i)]
+		if !ok {
+			k = NoNumber
+		}
+		dst[i] = k
+	}
+}
+
+func knownNumbers(ids []string, dst []uint32) {
+	numbers.known(len(ids), func(i int) string { return ids[i] }, dst)
+}
+
+// NoNumber stands for the number of an id that has none. Item numbers
+// stay below it: a catalogue would need four billion ids to reach it.
+const NoNumber = math.MaxUint32
 
 // NumberOf is id's item number, if it has one; it numbers nothing.
 func NumberOf(id string) (uint32, bool) {

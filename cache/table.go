@@ -10,7 +10,8 @@ import (
 	"github.com/recs-server/recs/catalog"
 )
 
-// table holds the values of the item and vector caches by id: plain maps
+// table holds the values of the vector cache, and the item cache's ids
+// unknown to the store (known items are in itemSlots), by id: plain maps
 // in shards, each under its own lock; when the table is full, a new entry
 // replaces a random one of its shard.
 //

@@ -139,6 +139,20 @@ func TestItemsConcurrentReadsAndWrites(t *testing.T) {
 	if n := c.t.len(); n != entries || int64(n) > c.t.max+int64(len(c.t.shards)) {
 		t.Fatalf("%d cached, %d counted, bound %d", entries, n, c.t.max)
 	}
+	// Every id is known, so all went to the slots: as many occupied as
+	// counted, within the bound once the writers are done.
+	occupied := 0
+	for _, k := range Numbers(ids) {
+		if it, ok := c.slots.get(k); ok {
+			occupied++
+			if it == nil || it.ID != IDOf(k) {
+				t.Fatalf("slot %d (%s) holds %+v", k, IDOf(k), it)
+			}
+		}
+	}
+	if n := c.slots.len(); n != occupied || int64(n) > c.slots.max {
+		t.Fatalf("%d slots occupied, %d counted, bound %d", occupied, n, c.slots.max)
+	}
 }
 
 // TestTableTellsIDsSharingAHashApart: two ids whose first hashes collide

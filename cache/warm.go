@@ -38,13 +38,14 @@ func (c *Items) Release(m *ItemsMark) { c.levels.end(m.stock) }
 // returns how many it cached.
 func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
 	at := c.levels.patch(m.stock, items)
+	nums := make([]uint32, len(items))
+	numbers.number(len(items), func(i int) string { return items[i].ID }, func(i int, k uint32) { nums[i] = k })
 	cached := make([]string, 0, len(items))
 	for i := range items {
 		forServing(&items[i])
 		id := items[i].ID
-		k := c.t.key(id)
-		j := k.h % genStripes
-		if c.t.setIf(k, &items[i], func() bool { return c.gens[j].Load() == m.gens[j] }) {
+		j := c.t.key(id).h % genStripes
+		if c.slots.setIf(nums[i], &items[i], func() bool { return c.gens[j].Load() == m.gens[j] }) {
 			cached = append(cached, id)
 		}
 	}

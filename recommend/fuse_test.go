@@ -63,11 +63,11 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	// statistics by them); an id only a transient list named has none.
 	for j, id := range p.ids {
 		k, ok := cache.NumberOf(id)
-		if want := map[bool]uint32{true: k, false: noNumber}[ok]; p.num[j] != want {
+		if want := map[bool]uint32{true: k, false: cache.NoNumber}[ok]; p.num[j] != want {
 			t.Errorf("slot %d (%s) has number %d, want %d", j, id, p.num[j], want)
 		}
 	}
-	if p.num[p.slotOf("never-listed")] != noNumber || p.num[p.slotOf("b")] == noNumber {
+	if p.num[p.slotOf("never-listed")] != cache.NoNumber || p.num[p.slotOf("b")] == cache.NoNumber {
 		t.Errorf("numbers: never-listed %d, b %d", p.num[p.slotOf("never-listed")], p.num[p.slotOf("b")])
 	}
 	// An id numbered after the page gave it a slot keeps that slot.

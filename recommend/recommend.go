@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -582,7 +581,7 @@ type page struct {
 	// slot is the slots by item number (cache.List.Number): a map of
 	// small integer keys, cheaper than one of ids; slotByID holds the ids
 	// without a number (from transient lists, pins). ids and num are each
-	// slot's id and number (noNumber if none).
+	// slot's id and number (cache.NoNumber if none).
 	slot     map[uint32]int32
 	slotByID map[string]int32
 	ids      []string
@@ -599,11 +598,12 @@ type page struct {
 	own, fill []candidate
 	// item and read are the page's items by slot, and whether the slot's
 	// item was read: modules share candidates, and each is read from the
-	// item cache once per page. batch and batchAt are a read's ids and
-	// their slots, got what it returns.
+	// item cache once per page. batch, batchNum and batchAt are a read's
+	// ids, their numbers and their slots, got what it returns.
 	item       []*catalog.Item
 	read       []bool
 	batch      []string
+	batchNum   []uint32
 	batchAt    []int32
 	got        []*catalog.Item
 	candidates []ranker.Candidate
@@ -668,9 +668,6 @@ func (e *Engine) release(p *page) {
 	e.pages.Put(p)
 }
 
-// noNumber is the number of a slot whose id has none.
-const noNumber = math.MaxUint32
-
 // slotOf is an item's slot, -1 if no list of the page has it.
 func (p *page) slotOf(id string) int32 {
 	j, _, _ := p.lookup(id)
@@ -703,7 +700,7 @@ func (p *page) slotFor(id string) int32 {
 		j = p.newSlot(id, k)
 		p.slot[k] = j
 	default:
-		j = p.newSlot(id, noNumber)
+		j = p.newSlot(id, cache.NoNumber)
 		p.slotByID[id] = j
 	}
 	return j
@@ -875,18 +872,19 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 			partial.SortPrefix(cands[ordered:], depth-ordered, byScore)
 			ordered = depth
 		}
-		p.batch, p.batchAt = p.batch[:0], p.batchAt[:0]
+		p.batch, p.batchNum, p.batchAt = p.batch[:0], p.batchNum[:0], p.batchAt[:0]
 		for _, c := range cands[len(rcs):depth] {
 			if !p.read[c.slot] {
 				// Marked now so a slot is asked for once per read: a pin
 				// the lists also propose is in cands twice.
 				p.read[c.slot] = true
 				p.batch = append(p.batch, c.id)
+				p.batchNum = append(p.batchNum, p.num[c.slot])
 				p.batchAt = append(p.batchAt, c.slot)
 			}
 		}
 		p.got = slices.Grow(p.got[:0], len(p.batch))[:len(p.batch)]
-		err := e.items.Fetch(ctx, p.batch, p.got)
+		err := e.items.FetchNumbered(ctx, p.batch, p.batchNum, p.got)
 		if err != nil {
 			// Go on with the cached items: a degraded module beats none.
 			e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
@@ -898,7 +896,7 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 		}
 		for _, c := range cands[len(rcs):depth] {
 			k := p.num[c.slot]
-			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: p.item[c.slot], Number: k, Numbered: k != noNumber,
+			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: p.item[c.slot], Number: k, Numbered: k != cache.NoNumber,
 				Hits: p.hitsAt(c.slot), Prior: c.score})
 		}
 		ranked = rk.Rank(rc, id, rcs, limit, &p.rank)
