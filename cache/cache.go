@@ -110,6 +110,8 @@ func (c *Items) Fetch(ctx context.Context, ids []string, dst []*catalog.Item) er
 // FetchNumbered is Fetch for ids whose item numbers the caller looked up:
 // nums[i] is ids[i]'s number, NoNumber if it had none then (List.Number,
 // NumberOf). An id numbered since is found all the same, by a load.
+// ids[i] may be "" where nums[i] is a number: the id is then read from
+// the numbering if the item must be loaded.
 func (c *Items) FetchNumbered(ctx context.Context, ids []string, nums []uint32, dst []*catalog.Item) error {
 	dst = dst[:len(ids)]
 	var missing []string
@@ -126,6 +128,9 @@ func (c *Items) FetchNumbered(ctx context.Context, ids []string, nums []uint32, 
 		}
 		dst[i] = it // nil if unknown, or not cached yet
 		if !ok {
+			if id == "" {
+				id = IDOf(nums[i])
+			}
 			missing = append(missing, id)
 			missingNums = append(missingNums, nums[i])
 			at = append(at, i)

@@ -34,7 +34,7 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	p := e.newPage(srcs, lists)
 	for i, l := range lists {
 		for r := range l.Len() {
-			if got := p.ids[p.at[int(p.starts[i])+r]]; got != l.ID(r) {
+			if got := p.idOf(p.at[int(p.starts[i])+r]); got != l.ID(r) {
 				t.Fatalf("list %d entry %d is %s, its slot holds %s", i, r, l.ID(r), got)
 			}
 		}
@@ -46,8 +46,8 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 		t.Fatalf("hits of b: %+v, want co-view rank 1 and recent rank 0", h)
 	}
 	for _, id := range []string{"a", "never-listed", "z"} {
-		if j := p.slotFor(id); p.ids[j] != id || p.slotOf(id) != j {
-			t.Fatalf("pin %s: slotFor %d (%s), slotOf %d", id, j, p.ids[j], p.slotOf(id))
+		if j := p.slotFor(id); p.idOf(j) != id || p.slotOf(id) != j {
+			t.Fatalf("pin %s: slotFor %d (%s), slotOf %d", id, j, p.idOf(j), p.slotOf(id))
 		}
 	}
 	if j := p.slotFor("new-pin"); j != 8 || p.slotOf("new-pin") != 8 {
@@ -61,7 +61,8 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	}
 	// Slots carry the item numbers of the cached lists (the ranker reads
 	// statistics by them); an id only a transient list named has none.
-	for j, id := range p.ids {
+	for j := range p.ids {
+		id := p.idOf(int32(j))
 		k, ok := cache.NumberOf(id)
 		if want := map[bool]uint32{true: k, false: cache.NoNumber}[ok]; p.num[j] != want {
 			t.Errorf("slot %d (%s) has number %d, want %d", j, id, p.num[j], want)

@@ -581,7 +581,8 @@ type page struct {
 	// slot is the slots by item number (cache.List.Number): a map of
 	// small integer keys, cheaper than one of ids; slotByID holds the ids
 	// without a number (from transient lists, pins). ids and num are each
-	// slot's id and number (cache.NoNumber if none).
+	// slot's id and number (cache.NoNumber if none); a numbered slot's id
+	// may be "", read when needed (idOf).
 	slot     map[uint32]int32
 	slotByID map[string]int32
 	ids      []string
@@ -712,17 +713,22 @@ func (p *page) slotOfNumber(k uint32) int32 {
 	if j, ok := p.slot[k]; ok {
 		return j
 	}
-	id := cache.IDOf(k)
-	if len(p.slotByID) > 0 {
-		// An id a transient list named before a concurrent request
-		// numbered it keeps its one slot.
-		if j, ok := p.slotByID[id]; ok {
-			return j
-		}
-	}
-	j := p.newSlot(id, k)
+	// No slot by id (slotByID) can be this item's: the page's lists were
+	// all made, their ids numbered, before the page began, so an id it
+	// found without a number (transient lists) is in no list by number.
+	// The id itself is left to idOf: reading it is a cache miss, and most
+	// slots are never read from the item cache nor ranked.
+	j := p.newSlot("", k)
 	p.slot[k] = j
 	return j
+}
+
+// idOf is slot j's id.
+func (p *page) idOf(j int32) string {
+	if id := p.ids[j]; id != "" || p.num[j] == cache.NoNumber {
+		return id
+	}
+	return cache.IDOf(p.num[j])
 }
 
 func (p *page) newSlot(id string, k uint32) int32 {
@@ -742,6 +748,8 @@ func (p *page) hitsAt(j int32) [ranker.NumSources]ranker.Hit {
 
 // candidate is one item proposed for a module.
 type candidate struct {
+	// id is "" for a numbered slot whose id the page has not read (see
+	// page.idOf).
 	id string
 	// slot is the candidate's slot in the page, -1 if no list has it.
 	slot  int32
@@ -895,8 +903,17 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 			p.read[j] = err == nil || p.got[i] != nil
 		}
 		for _, c := range cands[len(rcs):depth] {
-			k := p.num[c.slot]
-			rcs = append(rcs, ranker.Candidate{ID: c.id, Item: p.item[c.slot], Number: k, Numbered: k != cache.NoNumber,
+			k, it, id := p.num[c.slot], p.item[c.slot], c.id
+			if id == "" {
+				// The item holds the id, on the line the ranker reads
+				// first; the numbering's copy would be one more miss.
+				if it != nil {
+					id = it.ID
+				} else {
+					id = p.idOf(c.slot)
+				}
+			}
+			rcs = append(rcs, ranker.Candidate{ID: id, Item: it, Number: k, Numbered: k != cache.NoNumber,
 				Hits: p.hitsAt(c.slot), Prior: c.score})
 		}
 		ranked = rk.Rank(rc, id, rcs, limit, &p.rank)
@@ -1193,9 +1210,9 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	defer e.release(p)
 	own, fill := p.fuse(0, len(srcs))
 	cands := append(own, fill...)
-	byID := make(map[string]*candidate, len(cands))
+	bySlot := make([]*candidate, len(p.ids))
 	for i := range cands {
-		byID[cands[i].id] = &cands[i]
+		bySlot[cands[i].slot] = &cands[i]
 	}
 	items, err := e.anchors(ctx, r.ItemIDs)
 	if err != nil {
@@ -1212,7 +1229,7 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 		j, k, numbered := p.lookup(id)
 		rcand := ranker.Candidate{ID: id, Item: it, Number: k, Numbered: numbered, Hits: p.hitsAt(j)}
 		reasons := []string{}
-		if c := byID[id]; c != nil {
+		if c := candidateAt(bySlot, j); c != nil {
 			rcand.Prior, reasons = c.score, p.reasons(0, c.from, nil)
 		}
 		s := Item{ItemID: id, Reasons: reasons}
@@ -1227,6 +1244,13 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 		scored[i] = s
 	}
 	return limitedReorder(scored, e.cfg.MaxMove), nil
+}
+
+func candidateAt(bySlot []*candidate, j int32) *candidate {
+	if j < 0 || int(j) >= len(bySlot) {
+		return nil // a slot the page gave after fusing, or none
+	}
+	return bySlot[j]
 }
 
 // limitedReorder sorts items by score, best first, moving none more than
