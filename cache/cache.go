@@ -196,8 +196,9 @@ func (c *Items) FetchNumbered(ctx context.Context, ids []string, nums []uint32, 
 }
 
 // numberKnown sets nums[i] to the item number of each of ids the store
-// knows (found in byID), numbering those new to the table; the others'
-// numbers stay as they are.
+// knows (found in byID), numbering those new to the table, and makes
+// their items share the numbering's copy of the id (shareNumberedID); the
+// others' numbers stay as they are.
 func numberKnown(ids []string, byID map[string]*catalog.Item, nums []uint32) {
 	known := make([]int, 0, len(ids))
 	for i, id := range ids {
@@ -206,6 +207,21 @@ func numberKnown(ids []string, byID map[string]*catalog.Item, nums []uint32) {
 		}
 	}
 	numbers.number(len(known), func(j int) string { return ids[known[j]] }, func(j int, k uint32) { nums[known[j]] = k })
+	for _, i := range known {
+		shareNumberedID(byID[ids[i]], nums[i])
+	}
+}
+
+// shareNumberedID makes a cached item hold the numbering's copy of its
+// id (number k) instead of its own. Ranking reads every candidate's id
+// (the page's exclusions, the visitor's history): the numbering's copies
+// were made in numbering order, most active items first (Stats.NumberBy),
+// so the ids most pages read share cache lines, where each item's own
+// copy sat wherever its row was read. It also saves the copy.
+func shareNumberedID(it *catalog.Item, k uint32) {
+	if id := IDOf(k); id == it.ID {
+		it.ID = id
+	}
 }
 
 // set caches it (nil: unknown) as id's item, in its slot if it has a

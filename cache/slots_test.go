@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -31,6 +32,9 @@ func TestItemsKeepKnownItemsBySlotAndUnknownIDsInTheTable(t *testing.T) {
 	}
 	if it, ok := c.slots.get(k); !ok || it != dst[0] {
 		t.Fatalf("slot %d holds %v, %v; want the loaded item", k, it, ok)
+	}
+	if unsafe.StringData(dst[0].ID) != unsafe.StringData(IDOf(k)) {
+		t.Error("the cached item holds its own copy of its id, not the numbering's")
 	}
 	if it, ok := c.t.get(c.t.key(ghost)); !ok || it != nil {
 		t.Fatalf("table holds %v, %v for the unknown id; want cached as unknown", it, ok)

@@ -43,6 +43,7 @@ func (c *Items) Fill(m *ItemsMark, items []catalog.Item) int {
 	cached := make([]string, 0, len(items))
 	for i := range items {
 		forServing(&items[i])
+		shareNumberedID(&items[i], nums[i])
 		id := items[i].ID
 		j := c.t.key(id).h % genStripes
 		if c.slots.setIf(nums[i], &items[i], func() bool { return c.gens[j].Load() == m.gens[j] }) {

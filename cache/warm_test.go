@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -35,6 +36,10 @@ func TestItemsFillServesWithoutLoadsButSkipsItemsInvalidatedAfterTheMark(t *test
 	dst := map[string]*catalog.Item{}
 	if err := c.Get(t.Context(), []string{"a", "b"}, dst); err != nil || l.calls != 0 || len(dst) != 2 || dst["b"].Stock != 0 {
 		t.Fatalf("a and b after Fill: %v, %d store calls, %v; want both from the cache, b with stock 0", dst, l.calls, err)
+	}
+	if k, ok := NumberOf("a"); !ok || unsafe.StringData(dst["a"].ID) != unsafe.StringData(IDOf(k)) {
+		t.Errorf("a filled: numbered %v, holding the numbering's copy of its id %v; want both",
+			ok, ok && unsafe.StringData(dst["a"].ID) == unsafe.StringData(IDOf(k)))
 	}
 	if err := c.Get(t.Context(), []string{"c"}, dst); err != nil || l.calls != 1 || dst["c"].Title != "C2" {
 		t.Fatalf("c after Fill: %+v, %d store calls, %v; want the stored C2, loaded", dst["c"], l.calls, err)
