@@ -33,4 +33,10 @@ func TestCompactIncompatibleAnswersAsTheList(t *testing.T) {
 	if none.DeclaresAnyIncompatible() || none.DeclaresIncompatible("") {
 		t.Fatal("an empty list declares something")
 	}
+	// A compacted item answers from its compact form alone, never reading
+	// the list (another cache line).
+	none.IncompatibleWith = []string{"acc-1"}
+	if none.DeclaresAnyIncompatible() || none.DeclaresIncompatible("acc-1") {
+		t.Fatal("a compacted item with nothing declared read IncompatibleWith")
+	}
 }
