@@ -179,7 +179,7 @@ func (r *Ranker) Drop(c *Context, cand *Candidate) string {
 		return "inactive"
 	case it.Stock <= 0:
 		return "out_of_stock"
-	case c.Exclude[cand.ID]:
+	case c.excluded(cand):
 		return "excluded"
 	}
 	if w := time.Duration(r.cfg.RecentPurchaseWindow); w > 0 && !it.Consumable {

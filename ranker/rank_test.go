@@ -66,6 +66,51 @@ func TestCartItemsExcluded(t *testing.T) {
 	}
 }
 
+// With an item numbering, exclusions and the visitor's history match
+// numbered candidates by number, and ids that had no number when the
+// context was prepared (numbered later, or never) by id: the same answers
+// as without a numbering.
+func TestExclusionsAndHistoryMatchByNumberAsByID(t *testing.T) {
+	numbered := map[string]uint32{"a": 1, "b": 2, "seen": 3}
+	numberOf := func(id string) (uint32, bool) { k, ok := numbered[id]; return k, ok }
+	ctx := func(withNumbers bool) *Context {
+		c := &Context{Now: now, Exclude: map[string]bool{"a": true, "late": true, "loose": true, "kept": false},
+			Recent: []Interaction{{ItemID: "seen", Time: now.Add(-time.Hour)}, {ItemID: "late-seen", Time: now.Add(-2 * time.Hour)}}}
+		if withNumbers {
+			c.NumberOf = numberOf
+		}
+		c.Prepare()
+		return c
+	}
+	byID, byNumber := ctx(false), ctx(true)
+	// Numbered after Prepare: the candidates carry numbers the context
+	// never saw.
+	numbered["late"], numbered["late-seen"] = 4, 5
+	r := New(Config{}, nil, nil)
+	for _, id := range []string{"a", "b", "late", "loose", "kept", "seen", "late-seen", "other"} {
+		k, ok := numbered[id]
+		cand := Candidate{ID: id, Item: item(id), Number: k, Numbered: ok, Hits: NoHits}
+		for _, c := range []*Context{byID, byNumber} {
+			var x Vector
+			Extract(&x, c, &cand, ItemFeatures{})
+			wantDrop := map[bool]string{true: "excluded", false: ""}[id == "a" || id == "late" || id == "loose"]
+			wantSeen := id == "seen" || id == "late-seen"
+			if got := r.Drop(c, &cand); got != wantDrop || (x[FInteracted] > 0) != wantSeen {
+				t.Errorf("%s (numbered %v, context by number %v): drop %q, interacted %v; want %q, %v",
+					id, ok, c.NumberOf != nil, got, x[FInteracted], wantDrop, wantSeen)
+			}
+		}
+	}
+	// A copy of the context without exclusions excludes nothing (the home
+	// page's trending module).
+	all := *byNumber
+	all.Exclude = nil
+	cand := Candidate{ID: "a", Item: item("a"), Number: 1, Numbered: true, Hits: NoHits}
+	if got := r.Drop(&all, &cand); got != "" {
+		t.Errorf("a context with Exclude cleared dropped a: %q", got)
+	}
+}
+
 func TestRecentPurchaseSuppressed(t *testing.T) {
 	r := New(Config{}, nil, nil)
 	c := &Context{Now: now, Recent: []Interaction{

@@ -1006,7 +1006,7 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring
 	if now.IsZero() {
 		now = time.Now()
 	}
-	rc := &ranker.Context{Now: now, Anchors: anchors, Declaring: declaring, Exclude: exclude}
+	rc := &ranker.Context{Now: now, Anchors: anchors, Declaring: declaring, Exclude: exclude, NumberOf: cache.NumberOf}
 	if len(recent) > 0 {
 		ids := make([]string, len(recent))
 		for i, x := range recent {
