@@ -466,7 +466,7 @@ func TestListsMadeConcurrently(t *testing.T) {
 // come from clients.
 func TestTransientListsNumberNothing(t *testing.T) {
 	l := []catalog.Scored{{ItemID: "transient-1", Score: 0.5}, {ItemID: "transient-2", Score: 0.25}}
-	if got := scoredOf(TransientList(l)); !slices.Equal(got, l) {
+	if got := scoredOf(TransientList(l, nil)); !slices.Equal(got, l) {
 		t.Fatalf("read back %v, want %v", got, l)
 	}
 	numbers.mu.RLock()
@@ -475,8 +475,20 @@ func TestTransientListsNumberNothing(t *testing.T) {
 	if numbered {
 		t.Fatal("a transient list numbered its ids")
 	}
-	if n := TransientList(nil).Len(); n != 0 {
+	if _, ok := TransientList(l, nil).Number(0); ok {
+		t.Fatal("a transient list made without numbers has one")
+	}
+	if n := TransientList(nil, nil).Len(); n != 0 {
 		t.Fatalf("an empty transient list has %d entries", n)
+	}
+	// With the numbers its ids had, it hands them out, and none for the
+	// ids that had none.
+	withNums := TransientList(l, []uint32{7, NoNumber})
+	if k, ok := withNums.Number(0); !ok || k != 7 {
+		t.Fatalf("entry 0: number %d, %v; want 7", k, ok)
+	}
+	if _, ok := withNums.Number(1); ok {
+		t.Fatal("entry 1, made without a number, has one")
 	}
 }
 

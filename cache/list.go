@@ -23,8 +23,10 @@ import (
 type List struct {
 	entries []listEntry
 	// transient is a list made for one request (TransientList), held as
-	// it is; entries is then nil.
-	transient []catalog.Scored
+	// it is, with the numbers its ids had (nil: none); entries is then
+	// nil.
+	transient     []catalog.Scored
+	transientNums []uint32
 }
 
 type listEntry struct {
@@ -46,12 +48,13 @@ func NewList(l []catalog.Scored) List {
 // numbered: for a list made for one request and never cached, such as
 // a visitor's own recent items, whose ids come from events and may be
 // in no catalogue. Numbering them would grow the table with every id a
-// client ever sent.
-func TransientList(l []catalog.Scored) List {
+// client ever sent. nums, if not nil, are the numbers the ids already
+// had (NumberOf; NoNumber for none), as long as l; kept too.
+func TransientList(l []catalog.Scored, nums []uint32) List {
 	if l == nil {
 		l = []catalog.Scored{}
 	}
-	return List{transient: l}
+	return List{transient: l, transientNums: nums}
 }
 
 // Len is the number of entries.
@@ -187,11 +190,14 @@ func NumberOf(id string) (uint32, bool) {
 // gave).
 func IDOf(k uint32) string { return numbers.id(k) }
 
-// Number is the i-th entry's item number; false for a TransientList,
-// whose ids are not numbered (NumberOf may know them).
+// Number is the i-th entry's item number; false for an entry of a
+// TransientList made without its number (NumberOf may know it).
 func (l List) Number(i int) (uint32, bool) {
 	if l.transient != nil {
-		return 0, false
+		if l.transientNums == nil || l.transientNums[i] == NoNumber {
+			return 0, false
+		}
+		return l.transientNums[i], true
 	}
 	return l.entries[i].item, true
 }

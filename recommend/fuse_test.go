@@ -29,7 +29,7 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 		{key: "n2:a", slot: ranker.SrcCoPurchase}, {key: "pop:cat", slot: ranker.SrcPopular},
 		{inMemory: true, slot: ranker.SrcSession}, {inMemory: true, slot: ranker.SrcRecent},
 	}
-	recent := cache.TransientList([]catalog.Scored{{ItemID: "b"}, {ItemID: "never-listed"}, {ItemID: "z"}})
+	recent := cache.TransientList([]catalog.Scored{{ItemID: "b"}, {ItemID: "never-listed"}, {ItemID: "z"}}, nil)
 	lists := []cache.List{list("a", "b", "c"), fb, list("c", "d"), fb, list("q", "z"), recent}
 	p := e.newPage(srcs, lists)
 	for i, l := range lists {

@@ -160,6 +160,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 		vectors.Close()
 		return nil, err
 	}
+	sessions.NumberItems(cache.NumberOf)
 	e := &Engine{cfg: cfg, store: st, items: items, lists: lists, vectors: vectors, sessions: sessions, metrics: set}
 	e.warm = newWarmer(cfg.Warm, set)
 	e.searches = newSearchSlots(cfg.VectorSearches, cfg.SourceBudget, set)
@@ -1008,12 +1009,12 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring
 	}
 	rc := &ranker.Context{Now: now, Anchors: anchors, Declaring: declaring, Exclude: exclude, NumberOf: cache.NumberOf}
 	if len(recent) > 0 {
-		ids := make([]string, len(recent))
+		ids, nums := make([]string, len(recent)), make([]uint32, len(recent))
 		for i, x := range recent {
-			ids[i] = x.ItemID
+			ids[i], nums[i] = x.ItemID, numberOf(x)
 		}
 		items := make([]*catalog.Item, len(ids))
-		_ = e.items.Fetch(ctx, ids, items) // affinities from what is cached; a miss only weakens them
+		_ = e.items.FetchNumbered(ctx, ids, nums, items) // affinities from what is cached; a miss only weakens them
 		rc.Recent = make([]ranker.Interaction, len(recent))
 		for i, x := range recent {
 			rc.Recent[i] = ranker.Interaction{ItemID: x.ItemID, Type: x.Type, Time: x.Time}
@@ -1064,12 +1065,23 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 // ranks are a feature (have they looked at it before?).
 func recentViews(recent []session.Interaction) source {
 	var l []catalog.Scored
+	var nums []uint32
 	for _, x := range recent {
 		if x.Type == catalog.EventViewItem {
 			l = append(l, catalog.Scored{ItemID: x.ItemID, Score: 1 / float64(len(l)+1)})
+			nums = append(nums, numberOf(x))
 		}
 	}
-	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: cache.TransientList(l)}
+	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: cache.TransientList(l, nums)}
+}
+
+// numberOf is the item number of an interaction's item, cache.NoNumber if
+// it had none when recorded.
+func numberOf(x session.Interaction) uint32 {
+	if !x.Numbered {
+		return cache.NoNumber
+	}
+	return x.Number
 }
 
 // maxCartAnchors bounds the work of a large cart: the newest items carry

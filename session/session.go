@@ -22,6 +22,12 @@ type Interaction struct {
 	ItemID string
 	Type   catalog.EventType
 	Time   time.Time
+	// Number is the item's number when Numbered (see Store.NumberItems),
+	// looked up when the interaction was recorded: every request of the
+	// visitor reads it, and a lookup by id is a probe of a map as large
+	// as the catalogue.
+	Number   uint32
+	Numbered bool
 }
 
 // state is one visitor's recent interactions, newest last.
@@ -39,6 +45,7 @@ type Store struct {
 	perShard int
 	// anyErased skips the erasure check while nobody was erased.
 	anyErased atomic.Bool
+	numberOf  func(id string) (uint32, bool)
 }
 
 const shardCount = 64
@@ -64,6 +71,20 @@ func New(maxVisitors int) (*Store, error) {
 		s.shards[i].erased = make(map[string]time.Time)
 	}
 	return s, nil
+}
+
+// NumberItems makes the store give interactions the item numbers numberOf
+// knows when they are recorded. Call it before the store is used.
+func (s *Store) NumberItems(numberOf func(id string) (uint32, bool)) { s.numberOf = numberOf }
+
+// numbered sets the item numbers of xs.
+func (s *Store) numbered(xs []Interaction) {
+	if s.numberOf == nil {
+		return
+	}
+	for i := range xs {
+		xs[i].Number, xs[i].Numbered = s.numberOf(xs[i].ItemID)
+	}
 }
 
 // Keys of a visitor: a session and a signed-in user are tracked apart, so
@@ -106,15 +127,18 @@ func (s *Store) Record(e *catalog.Event) {
 	if len(e.Items) == 0 || s.erased(e) {
 		return
 	}
+	xs := make([]Interaction, len(e.Items))
+	for i, li := range e.Items {
+		xs[i] = Interaction{ItemID: li.ItemID, Type: e.Type, Time: e.Time}
+	}
+	s.numbered(xs)
 	for _, key := range [2]string{sessionKeyOf(e), userKeyOf(e)} {
 		if key == "" {
 			continue
 		}
 		st := s.get(key, true)
 		st.mu.Lock()
-		for _, li := range e.Items {
-			st.recent = append(st.recent, Interaction{ItemID: li.ItemID, Type: e.Type, Time: e.Time})
-		}
+		st.recent = append(st.recent, xs...)
 		slices.SortStableFunc(st.recent, func(a, b Interaction) int { return a.Time.Compare(b.Time) })
 		if n := len(st.recent); n > MaxRecent {
 			st.recent = slices.Delete(st.recent, 0, n-MaxRecent)
@@ -255,6 +279,8 @@ func (s *Store) SeedUser(userID string, history []Interaction) {
 		// Loaded before an erasure that ran meanwhile.
 		history = slices.DeleteFunc(slices.Clone(history), func(x Interaction) bool { return !x.Time.After(at) })
 	}
+	history = slices.Clone(history)
+	s.numbered(history)
 	st := s.get(UserKey(userID), true)
 	st.mu.Lock()
 	st.recent = append(st.recent, history...)

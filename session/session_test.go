@@ -106,3 +106,26 @@ func TestEraseDropsStateAndRefusesEventsFromBeforeIt(t *testing.T) {
 		t.Fatalf("another visitor: %q", got)
 	}
 }
+
+// With a numbering, interactions carry the numbers their items had when
+// recorded or seeded; items without one, none.
+func TestInteractionsCarryItemNumbers(t *testing.T) {
+	s, _ := New(1000)
+	known := map[string]uint32{"a": 4, "b": 9}
+	s.NumberItems(func(id string) (uint32, bool) { k, ok := known[id]; return k, ok })
+	s.Record(ev("s1", "", catalog.EventViewItem, 1, "a", "ghost"))
+	s.SeedUser("u1", []Interaction{{ItemID: "b", Type: catalog.EventPurchase, Time: t0}})
+	got := map[string]Interaction{}
+	for _, x := range s.Recent("s1", "u1", nil) {
+		got[x.ItemID] = x
+	}
+	if x := got["a"]; !x.Numbered || x.Number != 4 {
+		t.Errorf("a: %+v, want number 4", x)
+	}
+	if x := got["b"]; !x.Numbered || x.Number != 9 {
+		t.Errorf("b (seeded): %+v, want number 9", x)
+	}
+	if x, ok := got["ghost"]; !ok || x.Numbered {
+		t.Errorf("ghost: %+v (listed %v), want listed without a number", x, ok)
+	}
+}
