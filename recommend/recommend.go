@@ -579,12 +579,12 @@ func (e *Engine) gather(ctx context.Context, srcs []source) []cache.List {
 type page struct {
 	srcs  []source
 	lists []cache.List
-	// slot is the slots by item number (cache.List.Number): a map of
-	// small integer keys, cheaper than one of ids; slotByID holds the ids
+	// slot is the slots by item number (cache.List.Number), in a table
+	// cheaper than a map of ids or of numbers; slotByID holds the ids
 	// without a number (from transient lists, pins). ids and num are each
 	// slot's id and number (cache.NoNumber if none); a numbered slot's id
 	// may be "", read when needed (idOf).
-	slot     map[uint32]int32
+	slot     slotTable
 	slotByID map[string]int32
 	ids      []string
 	num      []uint32
@@ -612,7 +612,7 @@ type page struct {
 	rank       ranker.Scratch
 }
 
-func newPageBuffers() any { return &page{slot: map[uint32]int32{}, slotByID: map[string]int32{}} }
+func newPageBuffers() any { return &page{slotByID: map[string]int32{}} }
 
 // maxPooledSlots bounds what a page keeps for the next request, so one
 // huge request does not pin its buffers for good.
@@ -623,7 +623,11 @@ const maxPooledSlots = 1 << 14
 func (e *Engine) newPage(srcs []source, lists []cache.List) *page {
 	p := e.pages.Get().(*page)
 	p.srcs, p.lists = srcs, lists
-	clear(p.slot)
+	entries := 0
+	for _, l := range lists {
+		entries += l.Len()
+	}
+	p.slot.reset(entries)
 	clear(p.slotByID)
 	p.ids, p.num, p.hits, p.at = p.ids[:0], p.num[:0], p.hits[:0], p.at[:0]
 	p.item, p.read = p.item[:0], p.read[:0]
@@ -681,7 +685,7 @@ func (p *page) slotOf(id string) int32 {
 func (p *page) lookup(id string) (j int32, k uint32, numbered bool) {
 	k, numbered = cache.NumberOf(id)
 	if numbered {
-		if j, ok := p.slot[k]; ok {
+		if j, ok := p.slot.get(k); ok {
 			return j, k, true
 		}
 	}
@@ -700,7 +704,7 @@ func (p *page) slotFor(id string) int32 {
 	case j >= 0:
 	case numbered:
 		j = p.newSlot(id, k)
-		p.slot[k] = j
+		p.slot.put(k, j)
 	default:
 		j = p.newSlot(id, cache.NoNumber)
 		p.slotByID[id] = j
@@ -711,7 +715,7 @@ func (p *page) slotFor(id string) int32 {
 // slotOfNumber is the slot of item number k, a new one if the page has
 // none.
 func (p *page) slotOfNumber(k uint32) int32 {
-	if j, ok := p.slot[k]; ok {
+	if j, ok := p.slot.get(k); ok {
 		return j
 	}
 	// No slot by id (slotByID) can be this item's: the page's lists were
@@ -720,7 +724,7 @@ func (p *page) slotOfNumber(k uint32) int32 {
 	// The id itself is left to idOf: reading it is a cache miss, and most
 	// slots are never read from the item cache nor ranked.
 	j := p.newSlot("", k)
-	p.slot[k] = j
+	p.slot.put(k, j)
 	return j
 }
 
