@@ -753,15 +753,14 @@ func (p *page) hitsAt(j int32) [ranker.NumSources]ranker.Hit {
 
 // candidate is one item proposed for a module.
 type candidate struct {
-	// id is "" for a numbered slot whose id the page has not read (see
-	// page.idOf).
-	id string
-	// slot is the candidate's slot in the page, -1 if no list has it.
-	slot  int32
 	score float64
 	// from has bit i set when the module's i-th source proposed it (the
 	// reasons, spelt out only for the items returned).
 	from uint64
+	// slot is the candidate's slot in the page, which holds its id and
+	// number: 24 bytes in all (the id was 16 more), as ordering the
+	// candidates moves them.
+	slot int32
 	// fallback: only fallback sources proposed it.
 	fallback bool
 }
@@ -785,7 +784,7 @@ func (p *page) fuse(lo, hi int) (own, fill []candidate) {
 			s := src.weight / (rrfK + float64(r))
 			j := at[r]
 			if idx[j] == 0 {
-				out = append(out, candidate{id: p.ids[j], slot: j, score: s, from: bit, fallback: src.fallback})
+				out = append(out, candidate{slot: j, score: s, from: bit, fallback: src.fallback})
 				idx[j] = int32(len(out))
 				continue
 			}
@@ -858,7 +857,7 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 		// Pinned items rank only if they are candidates.
 		withPins := make([]candidate, 0, len(pins)+len(own))
 		for _, pin := range pins {
-			withPins = append(withPins, candidate{id: pin, slot: p.slotFor(pin)})
+			withPins = append(withPins, candidate{slot: p.slotFor(pin)})
 		}
 		own = append(withPins, own...)
 	}
@@ -891,7 +890,7 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 				// Marked now so a slot is asked for once per read: a pin
 				// the lists also propose is in cands twice.
 				p.read[c.slot] = true
-				p.batch = append(p.batch, c.id)
+				p.batch = append(p.batch, p.ids[c.slot])
 				p.batchNum = append(p.batchNum, p.num[c.slot])
 				p.batchAt = append(p.batchAt, c.slot)
 			}
@@ -908,7 +907,7 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 			p.read[j] = err == nil || p.got[i] != nil
 		}
 		for _, c := range cands[len(rcs):depth] {
-			k, it, id := p.num[c.slot], p.item[c.slot], c.id
+			k, it, id := p.num[c.slot], p.item[c.slot], p.ids[c.slot]
 			if id == "" {
 				// The item holds the id, on the line the ranker reads
 				// first; the numbering's copy would be one more miss.
