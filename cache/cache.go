@@ -1,7 +1,8 @@
 // Package cache holds the serving caches: item data (stock, price, margin,
-// category, brand, display fields) and item vectors in a sharded table,
-// candidate lists in ristretto; all fill from the store on a miss and
-// count hits and misses.
+// category, brand, display fields) in an array by item number (ids the
+// store does not know in a sharded table), item vectors in a sharded
+// table, candidate lists in ristretto; all fill from the store on a miss
+// and count hits and misses.
 package cache
 
 import (
