@@ -1132,26 +1132,28 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 // signed-in user not in memory (a restart, or evicted) has their history
 // loaded from the store once, within a source budget.
 func (e *Engine) recent(ctx context.Context, r Request) []session.Interaction {
-	if r.UserID != "" && !e.sessions.HasUser(r.UserID) {
-		c, cancel := context.WithTimeout(ctx, e.cfg.SourceBudget)
-		evs, err := e.store.UserEvents(c, r.UserID, session.MaxRecent)
-		cancel()
-		if err != nil {
-			// Not seeded: the next request tries again.
-			e.metrics.GetOrCreateCounter(`recs_source_errors_total{source="user_history"}`).Inc()
-		} else {
-			var hist []session.Interaction
-			for _, ev := range evs {
-				switch ev.Type {
-				case catalog.EventViewItem, catalog.EventAddToCart, catalog.EventBeginCheckout, catalog.EventPurchase:
-					for _, li := range ev.Items {
-						hist = append(hist, session.Interaction{ItemID: li.ItemID, Type: ev.Type, Time: ev.Time})
-					}
-				}
+	recent, userKnown := e.sessions.RecentAndUser(r.SessionID, r.UserID, nil)
+	if r.UserID == "" || userKnown {
+		return recent
+	}
+	c, cancel := context.WithTimeout(ctx, e.cfg.SourceBudget)
+	evs, err := e.store.UserEvents(c, r.UserID, session.MaxRecent)
+	cancel()
+	if err != nil {
+		// Not seeded: the next request tries again.
+		e.metrics.GetOrCreateCounter(`recs_source_errors_total{source="user_history"}`).Inc()
+		return recent
+	}
+	var hist []session.Interaction
+	for _, ev := range evs {
+		switch ev.Type {
+		case catalog.EventViewItem, catalog.EventAddToCart, catalog.EventBeginCheckout, catalog.EventPurchase:
+			for _, li := range ev.Items {
+				hist = append(hist, session.Interaction{ItemID: li.ItemID, Type: ev.Type, Time: ev.Time})
 			}
-			e.sessions.SeedUser(r.UserID, hist)
 		}
 	}
+	e.sessions.SeedUser(r.UserID, hist)
 	return e.sessions.Recent(r.SessionID, r.UserID, nil)
 }
 

@@ -164,8 +164,16 @@ func userKeyOf(e *catalog.Event) string {
 // Recent appends to dst the recent interactions of the session and the
 // user (either may be empty), newest first, without repeats of an item.
 func (s *Store) Recent(sessionID, userID string, dst []Interaction) []Interaction {
+	dst, _ = s.RecentAndUser(sessionID, userID, dst)
+	return dst
+}
+
+// RecentAndUser is Recent, and whether the store holds the user (as
+// HasUser, without a second lookup: a request asks both).
+func (s *Store) RecentAndUser(sessionID, userID string, dst []Interaction) ([]Interaction, bool) {
 	start := len(dst)
-	for _, key := range [2]string{keyOr(SessionKey, sessionID), keyOr(UserKey, userID)} {
+	userKnown := false
+	for i, key := range [2]string{keyOr(SessionKey, sessionID), keyOr(UserKey, userID)} {
 		if key == "" {
 			continue
 		}
@@ -173,6 +181,7 @@ func (s *Store) Recent(sessionID, userID string, dst []Interaction) []Interactio
 		if st == nil {
 			continue
 		}
+		userKnown = userKnown || i == 1
 		st.mu.Lock()
 		dst = append(dst, st.recent...)
 		st.mu.Unlock()
@@ -182,11 +191,20 @@ func (s *Store) Recent(sessionID, userID string, dst []Interaction) []Interactio
 	// Keep each item's newest interaction only.
 	out := got[:0]
 	for i, x := range got {
-		if !slices.ContainsFunc(got[:i], func(y Interaction) bool { return y.ItemID == x.ItemID }) {
+		if !slices.ContainsFunc(got[:i], func(y Interaction) bool { return sameItem(x, y) }) {
 			out = append(out, x)
 		}
 	}
-	return dst[:start+len(out)]
+	return dst[:start+len(out)], userKnown
+}
+
+// sameItem reports whether two interactions name one item: by number when
+// both have one (a number stands for one id), else by id.
+func sameItem(x, y Interaction) bool {
+	if x.Numbered && y.Numbered {
+		return x.Number == y.Number
+	}
+	return x.ItemID == y.ItemID
 }
 
 func keyOr(f func(string) string, id string) string {

@@ -129,3 +129,23 @@ func TestInteractionsCarryItemNumbers(t *testing.T) {
 		t.Errorf("ghost: %+v (listed %v), want listed without a number", x, ok)
 	}
 }
+
+// RecentAndUser says whether the store holds the user, as HasUser does;
+// repeats of an item are dropped whether or not both have its number.
+func TestRecentAndUserTellsAKnownUserAndDropsRepeats(t *testing.T) {
+	s, _ := New(1000)
+	if _, known := s.RecentAndUser("s1", "u1", nil); known || s.HasUser("u1") {
+		t.Fatal("a user never seen is known")
+	}
+	s.Record(ev("s1", "", catalog.EventViewItem, 1, "a")) // before the item had a number
+	numbered := map[string]uint32{"a": 3}
+	s.NumberItems(func(id string) (uint32, bool) { k, ok := numbered[id]; return k, ok })
+	s.Record(ev("s1", "u1", catalog.EventAddToCart, 2, "a"))
+	got, known := s.RecentAndUser("s1", "u1", nil)
+	if !known || !s.HasUser("u1") {
+		t.Fatal("a user with interactions is not known")
+	}
+	if ids(got) != "a " || got[0].Type != catalog.EventAddToCart {
+		t.Fatalf("recent = %+v, want a once, its newest interaction", got)
+	}
+}
