@@ -78,6 +78,11 @@ type Interaction struct {
 	Time     time.Time
 	Category string // top-level category
 	Brand    string
+	// Number is the item's number when Numbered, in the numbering of
+	// Context.NumberOf, if the caller has it (the session store looks it
+	// up when the event arrives); Prepare looks up the others.
+	Number   uint32
+	Numbered bool
 }
 
 // Context is what the ranker knows about the page and the visitor.
@@ -215,14 +220,19 @@ func (c *Context) Prepare() {
 	}
 	if c.NumberOf != nil {
 		c.lastSeenNums = make(map[uint32]time.Time, len(c.lastSeen))
-		for id, t := range c.lastSeen {
-			if k, ok := c.NumberOf(id); ok {
+		for _, x := range c.Recent {
+			t := c.lastSeen[x.ItemID] // the newest of the item's
+			k, ok := x.Number, x.Numbered
+			if !ok {
+				k, ok = c.NumberOf(x.ItemID)
+			}
+			if ok {
 				c.lastSeenNums[k] = t
 			} else {
 				if c.lastSeenRest == nil {
 					c.lastSeenRest = map[string]time.Time{}
 				}
-				c.lastSeenRest[id] = t
+				c.lastSeenRest[x.ItemID] = t
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func TestExclusionsAndHistoryMatchByNumberAsByID(t *testing.T) {
 	numberOf := func(id string) (uint32, bool) { k, ok := numbered[id]; return k, ok }
 	ctx := func(withNumbers bool) *Context {
 		c := &Context{Now: now, Exclude: map[string]bool{"a": true, "late": true, "loose": true, "kept": false},
-			Recent: []Interaction{{ItemID: "seen", Time: now.Add(-time.Hour)}, {ItemID: "late-seen", Time: now.Add(-2 * time.Hour)}}}
+			Recent: []Interaction{{ItemID: "seen", Time: now.Add(-time.Hour), Number: 3, Numbered: withNumbers}, {ItemID: "late-seen", Time: now.Add(-2 * time.Hour)}}}
 		if withNumbers {
 			c.NumberOf = numberOf
 		}

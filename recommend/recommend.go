@@ -1020,7 +1020,7 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring
 		_ = e.items.FetchNumbered(ctx, ids, nums, items) // affinities from what is cached; a miss only weakens them
 		rc.Recent = make([]ranker.Interaction, len(recent))
 		for i, x := range recent {
-			rc.Recent[i] = ranker.Interaction{ItemID: x.ItemID, Type: x.Type, Time: x.Time}
+			rc.Recent[i] = ranker.Interaction{ItemID: x.ItemID, Type: x.Type, Time: x.Time, Number: x.Number, Numbered: x.Numbered}
 			if it := items[i]; it != nil {
 				rc.Recent[i].Category, rc.Recent[i].Brand = topCategory(it), it.Brand
 			}

@@ -293,11 +293,11 @@ func (s *Store) HasUser(userID string) bool { return s.get(UserKey(userID), fals
 // SeedUser adds a user's history loaded from the store (after a restart,
 // or when the user was evicted) to whatever arrived meanwhile.
 func (s *Store) SeedUser(userID string, history []Interaction) {
+	history = slices.Clone(history) // numbered below, and maybe cut
 	if at, ok := s.erasedAt(UserKey(userID)); ok {
 		// Loaded before an erasure that ran meanwhile.
-		history = slices.DeleteFunc(slices.Clone(history), func(x Interaction) bool { return !x.Time.After(at) })
+		history = slices.DeleteFunc(history, func(x Interaction) bool { return !x.Time.After(at) })
 	}
-	history = slices.Clone(history)
 	s.numbered(history)
 	st := s.get(UserKey(userID), true)
 	st.mu.Lock()
