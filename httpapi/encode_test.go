@@ -47,6 +47,48 @@ func TestHandEncodingMatchesEncodingJSON(t *testing.T) {
 	f("e", 12345678901234567890)
 }
 
+// The eight-byte scan must stop at every byte the byte loop would treat,
+// wherever in a word it sits.
+func TestPlainWordFindsEveryByteThatNeedsALook(t *testing.T) {
+	for b := range 256 {
+		for pos := range 8 {
+			w := []byte("aaaaaaaa")
+			w[pos] = byte(b)
+			want := b < 0x80 && htmlSafe[b]
+			if got := plainWord(word(string(w), 0)); got != want {
+				t.Fatalf("byte %#x at %d: plainWord %v, want %v", b, pos, got, want)
+			}
+		}
+	}
+	// Borrows between bytes must not hide one: pairs of awkward bytes.
+	for _, pair := range [][2]byte{{0, '"'}, {0x1f, 0x20}, {0x20, 0x1f}, {'&', '\\'}, {0xff, 0}, {0x21, '<'}} {
+		for pos := range 7 {
+			w := []byte("zzzzzzzz")
+			w[pos], w[pos+1] = pair[0], pair[1]
+			if plainWord(word(string(w), 0)) {
+				t.Fatalf("%q taken as plain", w)
+			}
+		}
+	}
+	if !plainWord(word("https://", 0)) || !plainWord(word(" ~!#$%'(", 0)) {
+		t.Fatal("plain ASCII not taken as plain")
+	}
+}
+
+// Escapes at every offset of a long string, across word boundaries.
+func TestHandEncodingEscapesAtEveryOffset(t *testing.T) {
+	base := "https://shop.example/products/a-long-plain-title-0123456789"
+	for _, esc := range []string{`"`, `\\`, "<", ">", "&", "\x00", "\n", "\x1f", "é", "\u2028", "\xff", "日本"} {
+		for i := range len(base) + 1 {
+			s := base[:i] + esc + base[i:]
+			want, _ := json.Marshal(s)
+			if got := appendString(nil, s); string(got) != string(want) {
+				t.Fatalf("%q:\n got %s\nwant %s", s, got, want)
+			}
+		}
+	}
+}
+
 func FuzzHandEncodingMatchesEncodingJSON(f *testing.F) {
 	f.Add("a", 1.0)
 	f.Add("<\u2028\xff", 1e-9)
@@ -85,4 +127,18 @@ func BenchmarkEncodeResponse(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendString quotes the strings of a typical item: a title,
+// its page and image URLs, a reason.
+func BenchmarkAppendString(b *testing.B) {
+	strs := []string{"WHITE HANGING HEART T-LIGHT HOLDER", "https://shop.example/products/85123A",
+		"https://cdn.shop.example/images/85123A-large.jpg", "co_purchase", "EUR"}
+	var buf []byte
+	for range b.N {
+		buf = buf[:0]
+		for _, s := range strs {
+			buf = appendString(buf, s)
+		}
+	}
 }
