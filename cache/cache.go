@@ -42,7 +42,7 @@ type Items struct {
 	// slots hold the items the store knows, by item number; t the ids it
 	// does not (cached as unknown, nil), which traffic may name and which
 	// are never numbered.
-	slots *itemSlots
+	slots *slots[catalog.Item]
 	t     *table[*catalog.Item]
 	load  ItemLoader
 	// gens count invalidations, per stripe of ids. A load that started
@@ -291,7 +291,7 @@ func (c *Items) SetStock(updates []catalog.StockUpdate) {
 		// before it was numbered.
 		setStock(c.t, c.t.key(u.ItemID), u.Stock)
 		if nums[i] != NoNumber {
-			c.slots.setStock(nums[i], u.Stock)
+			setSlotStock(c.slots, nums[i], u.Stock)
 		}
 	}
 }
@@ -353,14 +353,16 @@ func NewLists(max int64, set *metrics.Set) (*Lists, error) {
 	return newDerived[List]("lists", ristrettoValues[List]{c}, set), nil
 }
 
-// NewVectors returns a cache of at most max item vectors.
+// NewVectors returns a cache of at most max item vectors (and as many
+// more of ids without an item number).
 func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("vectors cache: size %d, want > 0", max)
 	}
-	t := newTable[embeddings.Int8](max, set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`))
-	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(t.len()) })
-	return newDerived[embeddings.Int8]("vectors", tableValues[embeddings.Int8]{t}, set), nil
+	evictions := set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`)
+	v := numberedValues[embeddings.Int8]{s: newSlots[embeddings.Int8](max, evictions, nil), t: newTable[embeddings.Int8](max, evictions)}
+	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(v.s.len() + v.t.len()) })
+	return newDerived[embeddings.Int8]("vectors", v, set), nil
 }
 
 func newDerived[V any](name string, c values[V], set *metrics.Set) *Derived[V] {
@@ -380,6 +382,59 @@ func (r ristrettoValues[V]) Del(key string)           { r.c.Del(key) }
 func (r ristrettoValues[V]) Clear()                   { r.c.Clear() }
 func (r ristrettoValues[V]) Wait()                    { r.c.Wait() }
 func (r ristrettoValues[V]) Close()                   { r.c.Close() }
+
+// numberedValues keeps the values of numbered ids in slots, by number,
+// and the others in a table. A session vector reads the vectors of a few
+// hundred listed items by their numbers (Derived.LookupNumbered): by id
+// that was a hash and a probe of the table each, a third of the session
+// vector's CPU.
+type numberedValues[V any] struct {
+	s *slots[V]
+	t *table[V]
+}
+
+func (n numberedValues[V]) Get(key string) (V, bool) {
+	if k, ok := NumberOf(key); ok {
+		if v, ok := n.getNumbered(k); ok {
+			return v, true
+		}
+	}
+	return n.t.get(n.t.key(key))
+}
+
+func (n numberedValues[V]) getNumbered(k uint32) (V, bool) {
+	v, ok := n.s.get(k)
+	if !ok || v == nil {
+		var zero V
+		return zero, false
+	}
+	return *v, true
+}
+
+func (n numberedValues[V]) Set(key string, v V) bool {
+	always := func() bool { return true }
+	if k, ok := NumberOf(key); ok {
+		return n.s.setIf(k, &v, always)
+	}
+	return n.t.setIf(n.t.key(key), v, always)
+}
+
+// Del drops key from both: it may have been set in the table before it
+// was numbered.
+func (n numberedValues[V]) Del(key string) {
+	n.t.del(n.t.key(key))
+	if k, ok := NumberOf(key); ok {
+		n.s.del(k)
+	}
+}
+
+func (n numberedValues[V]) Clear() {
+	n.t.clear()
+	n.s.clear()
+}
+
+func (n numberedValues[V]) Wait()  {} // a set is visible at once
+func (n numberedValues[V]) Close() {}
 
 type tableValues[V any] struct{ t *table[V] }
 
@@ -464,6 +519,32 @@ func (c *Derived[V]) Lookup(keys []string, dst []V) (missing []int) {
 		missing = append(missing, i)
 	}
 	c.hits.Add(len(keys) - len(missing))
+	c.misses.Add(len(missing))
+	return missing
+}
+
+// LookupNumbered is Lookup for the items numbered nums (List.Number),
+// which a cache holding values by number (the vectors) reads without
+// hashing their ids.
+func (c *Derived[V]) LookupNumbered(nums []uint32, dst []V) (missing []int) {
+	byNumber, ok := c.c.(interface{ getNumbered(uint32) (V, bool) })
+	for i, k := range nums {
+		var v V
+		var hit bool
+		if ok {
+			v, hit = byNumber.getNumbered(k)
+		}
+		if !hit {
+			// Set by id before the id was numbered, or not by number.
+			v, hit = c.c.Get(IDOf(k))
+		}
+		if hit {
+			dst[i] = v
+			continue
+		}
+		missing = append(missing, i)
+	}
+	c.hits.Add(len(nums) - len(missing))
 	c.misses.Add(len(missing))
 	return missing
 }

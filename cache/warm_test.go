@@ -122,3 +122,62 @@ func TestVectorsFillLookupClearAndBound(t *testing.T) {
 		t.Fatalf("Fill of values read before Clear cached %d, want 0", got)
 	}
 }
+
+// Vectors of numbered items are kept by number and read by number; an id
+// cached before it was numbered is still found, and dropped, by either.
+func TestVectorsKeepNumberedItemsBySlot(t *testing.T) {
+	set := metrics.NewSet()
+	c, err := NewVectors(100, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	values := c.c.(numberedValues[embeddings.Int8])
+	vec := func(x float32) embeddings.Int8 { return embeddings.QuantizeInt8([]float32{x}) }
+
+	late := "vectors-by-number-late"
+	if got := c.Fill(c.Gen(), []string{late}, []embeddings.Int8{vec(-1)}); got != 1 {
+		t.Fatalf("Fill cached %d of 1", got)
+	}
+	ids := make([]string, 150)
+	vals := make([]embeddings.Int8, len(ids))
+	for i := range ids {
+		ids[i] = fmt.Sprint("vectors-by-number-", i)
+		vals[i] = vec(float32(i))
+	}
+	nums := Numbers(append(ids, late))
+	lateNum := nums[len(ids)]
+	if got := c.Fill(c.Gen(), ids[:50], vals[:50]); got != 50 {
+		t.Fatalf("Fill cached %d of 50", got)
+	}
+	if values.s.len() != 50 || values.t.len() != 1 {
+		t.Fatalf("%d by number and %d by id, want 50 and 1 (the id numbered after its fill)", values.s.len(), values.t.len())
+	}
+	dst := make([]embeddings.Int8, 4)
+	missing := c.LookupNumbered([]uint32{nums[7], nums[60], lateNum, nums[49]}, dst)
+	if !slices.Equal(missing, []int{1}) || dst[0].Float32()[0] != 7 || dst[2].Float32()[0] != -1 || dst[3].Float32()[0] != 49 {
+		t.Fatalf("LookupNumbered = %v missing, %v; want [1] missing, 7, -1 and 49", missing, dst)
+	}
+	if v, ok := c.Peek(ids[7]); !ok || v.Float32()[0] != 7 {
+		t.Fatalf("Peek by id of a numbered item: %v, %v", v, ok)
+	}
+	c.Del(late)
+	if missing := c.LookupNumbered([]uint32{lateNum}, dst); len(missing) != 1 {
+		t.Fatal("Del left the value cached before its id was numbered")
+	}
+	// Over the bound: the slots stay within it.
+	c.Fill(c.Gen(), ids[50:], vals[50:])
+	if n := values.s.len(); n != 100 {
+		t.Fatalf("%d vectors by number after 150 filled, bound 100", n)
+	}
+	if v, ok := c.Peek(ids[149]); !ok || v.Float32()[0] != 149 {
+		t.Fatalf("the newest value after eviction: %v, %v", v, ok)
+	}
+	c.Clear()
+	if n := set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, nil).Get(); n != 0 {
+		t.Fatalf("%v entries after Clear", n)
+	}
+	if missing := c.LookupNumbered(nums[:150], make([]embeddings.Int8, 150)); len(missing) != 150 {
+		t.Fatalf("%d of 150 values survived Clear", 150-len(missing))
+	}
+}

@@ -23,6 +23,13 @@ func worse(a, b catalog.Scored) bool {
 	return a.Score < b.Score || (a.Score == b.Score && a.ItemID > b.ItemID)
 }
 
+// Admits says whether pushing an item of score could change what is
+// kept (on a tie with the worst kept item, the ids decide): a caller can
+// skip making the id of an item that cannot get in.
+func (t *TopK) Admits(score float64) bool {
+	return t.k > 0 && (len(t.h) < t.k || score >= t.h[0].Score)
+}
+
 // Push offers one item.
 func (t *TopK) Push(id string, score float64) {
 	c := catalog.Scored{ItemID: id, Score: score}

@@ -399,13 +399,24 @@ func (e *Engine) contentNeighbors(ctx context.Context, id string) (cache.List, e
 // cached.
 func (e *Engine) vectorsOf(ctx context.Context, ids []string) ([]embeddings.Int8, error) {
 	out := make([]embeddings.Int8, len(ids))
-	missing := e.vectors.Lookup(ids, out)
+	return e.readMissingVectors(ctx, out, e.vectors.Lookup(ids, out), func(i int) string { return ids[i] })
+}
+
+// vectorsOfNumbers is vectorsOf for the items numbered nums.
+func (e *Engine) vectorsOfNumbers(ctx context.Context, nums []uint32) ([]embeddings.Int8, error) {
+	out := make([]embeddings.Int8, len(nums))
+	return e.readMissingVectors(ctx, out, e.vectors.LookupNumbered(nums, out), func(i int) string { return cache.IDOf(nums[i]) })
+}
+
+// readMissingVectors reads the vectors of out's missing entries (idOf
+// names them) with one store call, caches them and sets them in out.
+func (e *Engine) readMissingVectors(ctx context.Context, out []embeddings.Int8, missing []int, idOf func(int) string) ([]embeddings.Int8, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
 	keys := make([]string, len(missing))
 	for k, i := range missing {
-		keys[k] = ids[i]
+		keys[k] = idOf(i)
 	}
 	vals, _, err := e.readVectors(ctx, e.store, keys)
 	if err != nil {
@@ -489,6 +500,17 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	errs := make([]error, len(recent))
 	var wg sync.WaitGroup
 	for i, x := range recent {
+		// Inline when both are cached, as they mostly are (the visitor
+		// viewed these pages): a goroutine each cost more than the reads.
+		if v, ok := e.vectors.Peek(x.ItemID); ok {
+			if v.Len() == 0 {
+				continue
+			}
+			if l, ok := e.lists.Peek(contentKey(x.ItemID)); ok {
+				vecs[i], hoods[i] = v, l
+				continue
+			}
+		}
 		// In parallel: a neighbourhood not cached is a vector search.
 		wg.Go(func() {
 			vecs[i], errs[i] = e.itemVector(ctx, x.ItemID)
@@ -514,23 +536,55 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	if sum == nil {
 		return []catalog.Scored{}, nil
 	}
+	// The neighbourhoods' items, each once, by item number: hashing their
+	// ids (a map of ids, the vector cache by id) was half of this
+	// function's CPU. Content lists name numbered items only; an entry
+	// without a number would be read by id.
+	entries := 0
+	for _, l := range hoods {
+		entries += l.Len()
+	}
+	var seen slotTable
+	seen.reset(entries)
+	nums := make([]uint32, 0, entries)
 	var ids []string
-	seen := make(map[string]bool, len(recent)*e.cfg.ListLen)
+	var seenID map[string]bool
 	for _, l := range hoods {
 		for k := range l.Len() {
-			if id := l.ID(k); !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
+			n, ok := l.Number(k)
+			if !ok {
+				if id := l.ID(k); !seenID[id] {
+					if seenID == nil {
+						seenID = map[string]bool{}
+					}
+					seenID[id] = true
+					ids = append(ids, id)
+				}
+				continue
+			}
+			if _, dup := seen.get(n); !dup {
+				seen.put(n, 0)
+				nums = append(nums, n)
 			}
 		}
 	}
-	cands, err := e.vectorsOf(ctx, ids)
+	byNumber, err := e.vectorsOfNumbers(ctx, nums)
+	if err != nil {
+		return nil, err
+	}
+	byID, err := e.vectorsOf(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	embeddings.Normalize(sum)
 	top := embeddings.NewTopK(e.cfg.ListLen)
-	for i, v := range cands {
+	for i, v := range byNumber {
+		// The id only for an item that may get in.
+		if c, ok := v.CosineToUnit(sum); ok && top.Admits(c) {
+			top.Push(cache.IDOf(nums[i]), c)
+		}
+	}
+	for i, v := range byID {
 		if c, ok := v.CosineToUnit(sum); ok {
 			top.Push(ids[i], c)
 		}
