@@ -511,16 +511,7 @@ func (c *Derived[V]) Peek(key string) (V, bool) {
 // returns the indexes of the keys not cached, for the caller to read in
 // one batch and Fill.
 func (c *Derived[V]) Lookup(keys []string, dst []V) (missing []int) {
-	for i, key := range keys {
-		if v, ok := c.c.Get(key); ok {
-			dst[i] = v
-			continue
-		}
-		missing = append(missing, i)
-	}
-	c.hits.Add(len(keys) - len(missing))
-	c.misses.Add(len(missing))
-	return missing
+	return c.lookup(dst[:len(keys)], func(i int) (V, bool) { return c.c.Get(keys[i]) })
 }
 
 // LookupNumbered is Lookup for the items numbered nums (List.Number),
@@ -528,23 +519,28 @@ func (c *Derived[V]) Lookup(keys []string, dst []V) (missing []int) {
 // hashing their ids.
 func (c *Derived[V]) LookupNumbered(nums []uint32, dst []V) (missing []int) {
 	byNumber, ok := c.c.(interface{ getNumbered(uint32) (V, bool) })
-	for i, k := range nums {
-		var v V
-		var hit bool
+	return c.lookup(dst[:len(nums)], func(i int) (V, bool) {
 		if ok {
-			v, hit = byNumber.getNumbered(k)
+			if v, hit := byNumber.getNumbered(nums[i]); hit {
+				return v, true
+			}
 		}
-		if !hit {
-			// Set by id before the id was numbered, or not by number.
-			v, hit = c.c.Get(IDOf(k))
-		}
-		if hit {
+		// Set by id before the id was numbered, or not held by number.
+		return c.c.Get(IDOf(nums[i]))
+	})
+}
+
+// lookup reads each entry of dst with get and returns the indexes of the
+// entries not cached.
+func (c *Derived[V]) lookup(dst []V, get func(int) (V, bool)) (missing []int) {
+	for i := range dst {
+		if v, ok := get(i); ok {
 			dst[i] = v
 			continue
 		}
 		missing = append(missing, i)
 	}
-	c.hits.Add(len(nums) - len(missing))
+	c.hits.Add(len(dst) - len(missing))
 	c.misses.Add(len(missing))
 	return missing
 }
