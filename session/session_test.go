@@ -2,6 +2,8 @@ package session
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -147,5 +149,42 @@ func TestRecentAndUserTellsAKnownUserAndDropsRepeats(t *testing.T) {
 	}
 	if ids(got) != "a " || got[0].Type != catalog.EventAddToCart {
 		t.Fatalf("recent = %+v, want a once, its newest interaction", got)
+	}
+}
+
+// RecentAndUser orders as a stable sort of the session's and then the
+// user's interactions, newest first, would: interactions of one time
+// keep their order (which of an item's interactions of one time is kept
+// depends on it).
+func TestRecentAndUserOrdersAsAStableSortWould(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	types := []catalog.EventType{catalog.EventViewItem, catalog.EventAddToCart, catalog.EventPurchase}
+	for round := range 200 {
+		s, _ := New(1000)
+		for range r.IntN(3 * MaxRecent) {
+			user := ""
+			if r.IntN(2) == 0 {
+				user = "u1"
+			}
+			at := time.Duration(r.IntN(8)) * time.Second // many ties
+			s.Record(ev("s1", user, types[r.IntN(len(types))], at, fmt.Sprint("i", r.IntN(12))))
+		}
+		var want []Interaction
+		for _, key := range []string{SessionKey("s1"), UserKey("u1")} {
+			if st := s.get(key, false); st != nil {
+				want = append(want, st.recent...)
+			}
+		}
+		slices.SortStableFunc(want, func(a, b Interaction) int { return b.Time.Compare(a.Time) })
+		seen := map[string]bool{}
+		want = slices.DeleteFunc(want, func(x Interaction) bool {
+			dup := seen[x.ItemID]
+			seen[x.ItemID] = true
+			return dup
+		})
+		got, _ := s.RecentAndUser("s1", "u1", nil)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d:\n got %+v\nwant %+v", round, got, want)
+		}
 	}
 }
