@@ -8,6 +8,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -339,18 +340,29 @@ type Lists = Derived[List]
 // Vectors caches item vectors, as int8 (embeddings.Int8).
 type Vectors = Derived[embeddings.Int8]
 
-// NewLists returns a cache of at most max candidate lists.
+// NewLists returns a cache of candidate lists: at most max lists of
+// items (NeighborsKey) held by item number, and at most max/4 others
+// (popularity scopes, session vectors), which churn with the visitors.
 func NewLists(max int64, set *metrics.Set) (*Lists, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("lists cache: size %d, want > 0", max)
+	}
+	others := max / 4
+	if others < 1 {
+		others = 1
+	}
 	c, err := ristretto.NewCache(&ristretto.Config[string, List]{
-		NumCounters:        max * 10,
-		MaxCost:            max,
+		NumCounters:        others * 10,
+		MaxCost:            others,
 		BufferItems:        64,
 		IgnoreInternalCost: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lists cache: %w", err)
 	}
-	return newDerived[List]("lists", ristrettoValues[List]{c}, set), nil
+	evictions := set.GetOrCreateCounter(`recs_cache_evictions_total{cache="lists"}`)
+	v := numberedValues[List]{s: newSlots[List](max, evictions, nil), other: ristrettoValues[List]{c}, numberOf: itemListNumber}
+	return newDerived[List]("lists", v, set), nil
 }
 
 // NewVectors returns a cache of at most max item vectors (and as many
@@ -360,8 +372,9 @@ func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
 		return nil, fmt.Errorf("vectors cache: size %d, want > 0", max)
 	}
 	evictions := set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`)
-	v := numberedValues[embeddings.Int8]{s: newSlots[embeddings.Int8](max, evictions, nil), t: newTable[embeddings.Int8](max, evictions)}
-	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(v.s.len() + v.t.len()) })
+	t := newTable[embeddings.Int8](max, evictions)
+	v := numberedValues[embeddings.Int8]{s: newSlots[embeddings.Int8](max, evictions, nil), other: tableValues[embeddings.Int8]{t}, numberOf: NumberOf}
+	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(v.s.len() + t.len()) })
 	return newDerived[embeddings.Int8]("vectors", v, set), nil
 }
 
@@ -383,23 +396,29 @@ func (r ristrettoValues[V]) Clear()                   { r.c.Clear() }
 func (r ristrettoValues[V]) Wait()                    { r.c.Wait() }
 func (r ristrettoValues[V]) Close()                   { r.c.Close() }
 
-// numberedValues keeps the values of numbered ids in slots, by number,
-// and the others in a table. A session vector reads the vectors of a few
-// hundred listed items by their numbers (Derived.LookupNumbered): by id
-// that was a hash and a probe of the table each, a third of the session
-// vector's CPU.
+// numberedValues keeps the values of numbered keys in slots, by number,
+// and the others in other. numberOf gives a key's number: an item's
+// (vectors), or one per item and kind of list (itemListNumber).
+//
+// Why: a session vector reads the vectors of a few hundred listed items
+// by their numbers (Derived.LookupNumbered): by id that was a hash and a
+// probe of the table each, a third of the session vector's CPU. And every
+// page reads its anchors' neighbour lists: in ristretto, whose maps also
+// held every visitor's session vector, that was 5 % of the server's CPU
+// at 3,000 items (hashing, a probe that missed the CPU cache, counting).
 type numberedValues[V any] struct {
-	s *slots[V]
-	t *table[V]
+	s        *slots[V]
+	other    values[V]
+	numberOf func(key string) (uint32, bool)
 }
 
 func (n numberedValues[V]) Get(key string) (V, bool) {
-	if k, ok := NumberOf(key); ok {
+	if k, ok := n.numberOf(key); ok {
 		if v, ok := n.getNumbered(k); ok {
 			return v, true
 		}
 	}
-	return n.t.get(n.t.key(key))
+	return n.other.Get(key)
 }
 
 func (n numberedValues[V]) getNumbered(k uint32) (V, bool) {
@@ -412,29 +431,61 @@ func (n numberedValues[V]) getNumbered(k uint32) (V, bool) {
 }
 
 func (n numberedValues[V]) Set(key string, v V) bool {
-	always := func() bool { return true }
-	if k, ok := NumberOf(key); ok {
-		return n.s.setIf(k, &v, always)
+	if k, ok := n.numberOf(key); ok {
+		return n.s.setIf(k, &v, func() bool { return true })
 	}
-	return n.t.setIf(n.t.key(key), v, always)
+	return n.other.Set(key, v)
 }
 
-// Del drops key from both: it may have been set in the table before it
-// was numbered.
+// Del drops key from both: it may have been set in other before it was
+// numbered.
 func (n numberedValues[V]) Del(key string) {
-	n.t.del(n.t.key(key))
-	if k, ok := NumberOf(key); ok {
+	n.other.Del(key)
+	if k, ok := n.numberOf(key); ok {
 		n.s.del(k)
 	}
 }
 
 func (n numberedValues[V]) Clear() {
-	n.t.clear()
+	n.other.Clear()
 	n.s.clear()
 }
 
-func (n numberedValues[V]) Wait()  {} // a set is visible at once
-func (n numberedValues[V]) Close() {}
+func (n numberedValues[V]) Wait()  { n.other.Wait() }
+func (n numberedValues[V]) Close() { n.other.Close() }
+
+// itemListKinds are the kinds of list kept per item (NeighborsKey).
+var itemListKinds = [...]catalog.NeighborKind{catalog.CoPurchase, catalog.CoView, catalog.Content}
+
+// ItemListNumber is the number under which the list of kind of item
+// number k is cached (Lists.PeekNumbered); false for a kind not kept per
+// item.
+func ItemListNumber(kind catalog.NeighborKind, k uint32) (uint32, bool) {
+	for i, x := range itemListKinds {
+		if x == kind && k < math.MaxUint32/uint32(len(itemListKinds)) {
+			return k*uint32(len(itemListKinds)) + uint32(i), true
+		}
+	}
+	return 0, false
+}
+
+// itemListNumber is the ItemListNumber of a NeighborsKey whose item has
+// a number.
+func itemListNumber(key string) (uint32, bool) {
+	rest, ok := strings.CutPrefix(key, "n:")
+	if !ok {
+		return 0, false
+	}
+	kind, id, ok := strings.Cut(rest, ":")
+	if !ok {
+		return 0, false
+	}
+	k, ok := NumberOf(id)
+	if !ok {
+		return 0, false
+	}
+	return ItemListNumber(catalog.NeighborKind(kind), k)
+}
 
 type tableValues[V any] struct{ t *table[V] }
 
@@ -514,16 +565,33 @@ func (c *Derived[V]) Lookup(keys []string, dst []V) (missing []int) {
 	return c.lookup(dst[:len(keys)], func(i int) (V, bool) { return c.c.Get(keys[i]) })
 }
 
+// PeekNumbered is Peek by number, for a cache that holds values by
+// number (ItemListNumber for lists, the item number for vectors): no
+// hash, no key.
+func (c *Derived[V]) PeekNumbered(k uint32) (V, bool) {
+	v, ok := c.getNumbered(k)
+	if ok {
+		c.hits.Inc()
+	}
+	return v, ok
+}
+
+// getNumbered reads number k where the values are held by number.
+func (c *Derived[V]) getNumbered(k uint32) (V, bool) {
+	if n, ok := c.c.(interface{ getNumbered(uint32) (V, bool) }); ok {
+		return n.getNumbered(k)
+	}
+	var zero V
+	return zero, false
+}
+
 // LookupNumbered is Lookup for the items numbered nums (List.Number),
 // which a cache holding values by number (the vectors) reads without
 // hashing their ids.
 func (c *Derived[V]) LookupNumbered(nums []uint32, dst []V) (missing []int) {
-	byNumber, ok := c.c.(interface{ getNumbered(uint32) (V, bool) })
 	return c.lookup(dst[:len(nums)], func(i int) (V, bool) {
-		if ok {
-			if v, hit := byNumber.getNumbered(nums[i]); hit {
-				return v, true
-			}
+		if v, hit := c.getNumbered(nums[i]); hit {
+			return v, true
 		}
 		// Set by id before the id was numbered, or not held by number.
 		return c.c.Get(IDOf(nums[i]))

@@ -500,3 +500,83 @@ func scoredOf(l List) []catalog.Scored {
 	}
 	return out
 }
+
+// The lists of numbered items are kept by item and kind and read by
+// number; other lists (and items without a number) go by key; Del and
+// Clear reach both.
+func TestListsKeepItemListsByNumber(t *testing.T) {
+	c, err := NewLists(8, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	values := c.c.(numberedValues[List])
+	list := func(n int) List { return NewList(make([]catalog.Scored, n)) }
+	ids := []string{"lists-by-number:a", "lists-by-number:b:with:colons"}
+	nums := Numbers(ids)
+	unnumbered := "lists-by-number-never-numbered"
+	keys := []string{NeighborsKey(catalog.CoView, ids[0]), NeighborsKey(catalog.Content, ids[0]),
+		NeighborsKey(catalog.CoPurchase, ids[1]), PopularKey("all"), NeighborsKey(catalog.CoView, unnumbered)}
+	vals := []List{list(1), list(2), list(3), list(4), list(5)}
+	if got := c.Fill(c.Gen(), keys, vals); got != len(keys) {
+		t.Fatalf("Fill cached %d of %d", got, len(keys))
+	}
+	if n := values.s.len(); n != 3 {
+		t.Fatalf("%d lists by number, want the 3 of numbered items", n)
+	}
+	for i, want := range []struct {
+		kind catalog.NeighborKind
+		k    uint32
+		len  int
+	}{{catalog.CoView, nums[0], 1}, {catalog.Content, nums[0], 2}, {catalog.CoPurchase, nums[1], 3}} {
+		n, ok := ItemListNumber(want.kind, want.k)
+		if !ok {
+			t.Fatalf("%d: no number for a kind kept per item", i)
+		}
+		if l, ok := c.PeekNumbered(n); !ok || l.Len() != want.len {
+			t.Fatalf("%d: PeekNumbered = %d entries, %v; want %d", i, l.Len(), ok, want.len)
+		}
+		if l, ok := c.Peek(keys[i]); !ok || l.Len() != want.len {
+			t.Fatalf("%d: Peek by key = %d entries, %v; want %d", i, l.Len(), ok, want.len)
+		}
+	}
+	if n, _ := ItemListNumber(catalog.CoPurchase, nums[0]); func() bool { _, ok := c.PeekNumbered(n); return ok }() {
+		t.Fatal("a kind never cached for an item was found")
+	}
+	for _, i := range []int{3, 4} {
+		if l, ok := c.Peek(keys[i]); !ok || l.Len() != vals[i].Len() {
+			t.Fatalf("%s: %d entries, %v", keys[i], l.Len(), ok)
+		}
+	}
+	if _, ok := ItemListNumber("popular", nums[0]); ok {
+		t.Fatal("a number for a kind not kept per item")
+	}
+	if _, ok := ItemListNumber(catalog.CoView, NoNumber); ok {
+		t.Fatal("a number for an item without one")
+	}
+	c.Del(keys[1])
+	if _, ok := c.Peek(keys[1]); ok {
+		t.Fatal("Del left the list")
+	}
+	// Beyond the bound of 8, by number.
+	more := make([]string, 20)
+	for i := range more {
+		more[i] = fmt.Sprint("lists-by-number-more-", i)
+	}
+	Numbers(more)
+	for i, id := range more {
+		c.Fill(c.Gen(), []string{NeighborsKey(catalog.CoView, id)}, []List{list(i)})
+	}
+	if n := values.s.len(); n != 8 {
+		t.Fatalf("%d lists by number, bound 8", n)
+	}
+	c.Clear()
+	for _, key := range keys {
+		if _, ok := c.Peek(key); ok {
+			t.Fatalf("%s survived Clear", key)
+		}
+	}
+	if values.s.len() != 0 {
+		t.Fatalf("%d lists by number after Clear", values.s.len())
+	}
+}

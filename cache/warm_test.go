@@ -150,8 +150,8 @@ func TestVectorsKeepNumberedItemsBySlot(t *testing.T) {
 	if got := c.Fill(c.Gen(), ids[:50], vals[:50]); got != 50 {
 		t.Fatalf("Fill cached %d of 50", got)
 	}
-	if values.s.len() != 50 || values.t.len() != 1 {
-		t.Fatalf("%d by number and %d by id, want 50 and 1 (the id numbered after its fill)", values.s.len(), values.t.len())
+	if values.s.len() != 50 || values.other.(tableValues[embeddings.Int8]).t.len() != 1 {
+		t.Fatalf("%d by number and %d by id, want 50 and 1 (the id numbered after its fill)", values.s.len(), values.other.(tableValues[embeddings.Int8]).t.len())
 	}
 	dst := make([]embeddings.Int8, 4)
 	missing := c.LookupNumbered([]uint32{nums[7], nums[60], lateNum, nums[49]}, dst)

@@ -302,9 +302,12 @@ type source struct {
 	// fallback sources only top up a module its own sources leave short.
 	fallback bool
 	// key names the list in the list cache ("" if not cached): a hit is
-	// read inline, without a goroutine.
-	key  string
-	load func(ctx context.Context) (cache.List, error)
+	// read inline, without a goroutine. A list of an item with a number
+	// is read by listNum first (cache.ItemListNumber), without a hash.
+	key      string
+	listNum  uint32
+	numbered bool
+	load     func(ctx context.Context) (cache.List, error)
 	// inMemory sources have their list already (the visitor's own
 	// items): no load, no goroutine.
 	inMemory bool
@@ -324,13 +327,32 @@ const (
 	rrfK = 10.0
 )
 
-func (e *Engine) neighbors(kind catalog.NeighborKind, id, reason string, slot ranker.Source, w float64) source {
+// neighbors is the list of kind of item id, whose item number is k
+// (cache.NoNumber if it has none).
+func (e *Engine) neighbors(kind catalog.NeighborKind, id string, k uint32, reason string, slot ranker.Source, w float64) source {
 	key := cache.NeighborsKey(kind, id)
-	return source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
+	return withListNumber(source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
 		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
 			return listOf(e.store.Neighbors(ctx, kind, id, e.cfg.ListLen))
 		})
-	}}
+	}}, kind, k)
+}
+
+// withListNumber gives src the cache number of the list of kind of item
+// number k, if it has one.
+func withListNumber(src source, kind catalog.NeighborKind, k uint32) source {
+	if k != cache.NoNumber {
+		src.listNum, src.numbered = cache.ItemListNumber(kind, k)
+	}
+	return src
+}
+
+// numberOfID is id's item number, cache.NoNumber if it has none.
+func numberOfID(id string) uint32 {
+	if k, ok := cache.NumberOf(id); ok {
+		return k
+	}
+	return cache.NoNumber
 }
 
 // listOf is a store read's list as the list cache holds it.
@@ -346,7 +368,7 @@ func (e *Engine) popular(scope, reason string, w float64) source {
 }
 
 // contentKey names the cached embedding neighbours of an item.
-func contentKey(id string) string { return "e:" + id }
+func contentKey(id string) string { return cache.NeighborsKey(catalog.Content, id) }
 
 // itemVector returns an item's served vector through the cache; nil when
 // it has none.
@@ -363,10 +385,10 @@ func (e *Engine) itemVector(ctx context.Context, id string) (embeddings.Int8, er
 // similarContent finds the items whose vectors are nearest the item's:
 // content for new items, blended with behaviour for items with history.
 // An item without a vector has none.
-func (e *Engine) similarContent(id string, w float64) source {
-	return source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: contentKey(id), load: func(ctx context.Context) (cache.List, error) {
+func (e *Engine) similarContent(id string, k uint32, w float64) source {
+	return withListNumber(source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: contentKey(id), load: func(ctx context.Context) (cache.List, error) {
 		return e.contentNeighbors(ctx, id)
-	}}
+	}}, catalog.Content, k)
 }
 
 // contentNeighbors is the item's nearest items by vector, the item itself
@@ -506,7 +528,7 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 			if v.Len() == 0 {
 				continue
 			}
-			if l, ok := e.lists.Peek(contentKey(x.ItemID)); ok {
+			if l, ok := e.peekContent(x); ok {
 				vecs[i], hoods[i] = v, l
 				continue
 			}
@@ -592,6 +614,18 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	return top.Sorted(), nil
 }
 
+// peekContent is the cached content neighbours of an interaction's item.
+func (e *Engine) peekContent(x session.Interaction) (cache.List, bool) {
+	if x.Numbered {
+		if k, ok := cache.ItemListNumber(catalog.Content, x.Number); ok {
+			if l, ok := e.lists.PeekNumbered(k); ok {
+				return l, true
+			}
+		}
+	}
+	return e.lists.Peek(contentKey(x.ItemID))
+}
+
 // gather loads every source in parallel, each within its budget. A source
 // that fails or runs late yields nothing and is counted; the request goes
 // on with the rest.
@@ -602,6 +636,12 @@ func (e *Engine) gather(ctx context.Context, srcs []source) []cache.List {
 		if srcs[i].inMemory {
 			out[i] = srcs[i].list
 			continue
+		}
+		if srcs[i].numbered {
+			if l, ok := e.lists.PeekNumbered(srcs[i].listNum); ok {
+				out[i] = l
+				continue
+			}
 		}
 		if srcs[i].key != "" {
 			if l, ok := e.lists.Peek(srcs[i].key); ok {
@@ -1102,11 +1142,12 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	}
 	recent := e.recent(ctx, r)
 	fb := e.fallbacks(topCategory(a))
+	k := numberOfID(a.ID)
 	similar := append([]source{
-		e.neighbors(catalog.CoView, a.ID, "co_view", ranker.SrcCoView, weightPrimary),
-		e.similarContent(a.ID, weightContent),
+		e.neighbors(catalog.CoView, a.ID, k, "co_view", ranker.SrcCoView, weightPrimary),
+		e.similarContent(a.ID, k, weightContent),
 	}, fb...)
-	together := append([]source{e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", ranker.SrcCoPurchase, weightPrimary)}, fb...)
+	together := append([]source{e.neighbors(catalog.CoPurchase, a.ID, k, "co_purchase", ranker.SrcCoPurchase, weightPrimary)}, fb...)
 	all := append(slices.Clone(similar), together...)
 	all = append(all, recentViews(recent))
 	p := e.newPage(all, e.gather(ctx, all))
@@ -1163,9 +1204,10 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 			continue
 		}
 		cart = append(cart, a)
+		k := numberOfID(a.ID)
 		srcs = append(srcs,
-			e.neighbors(catalog.CoPurchase, a.ID, "co_purchase", ranker.SrcCoPurchase, weightPrimary),
-			e.neighbors(catalog.CoView, a.ID, "co_view", ranker.SrcCoView, weightSecondary))
+			e.neighbors(catalog.CoPurchase, a.ID, k, "co_purchase", ranker.SrcCoPurchase, weightPrimary),
+			e.neighbors(catalog.CoView, a.ID, k, "co_view", ranker.SrcCoView, weightSecondary))
 		cats = append(cats, topCategory(a))
 	}
 	srcs = append(srcs, e.fallbacks(cats...)...)
@@ -1221,8 +1263,8 @@ func (e *Engine) sessionSources(recent []session.Interaction) []source {
 	for i, x := range recent[:min(len(recent), sessionAnchors)] {
 		w := 1 / float64(i+1) // recency: the newest interaction counts most
 		out = append(out,
-			e.neighbors(catalog.CoView, x.ItemID, "session_co_view", ranker.SrcSession, w*weightPrimary),
-			e.neighbors(catalog.CoPurchase, x.ItemID, "session_co_purchase", ranker.SrcSession, w*weightSecondary))
+			e.neighbors(catalog.CoView, x.ItemID, numberOf(x), "session_co_view", ranker.SrcSession, w*weightPrimary),
+			e.neighbors(catalog.CoPurchase, x.ItemID, numberOf(x), "session_co_purchase", ranker.SrcSession, w*weightSecondary))
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/recs-server/recs/cache"
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/memstore"
@@ -110,6 +111,34 @@ func TestOutOfStockNeverReturned(t *testing.T) {
 	check(f.engine.PDP(ctx, Request{ItemID: "a1", Limit: 10}))
 	check(f.engine.Cart(ctx, Request{ItemIDs: []string{"b1"}, Limit: 10}))
 	check(f.engine.Home(ctx, Request{Limit: 10}))
+}
+
+// A page's lists of its anchor are cached by the anchor's number and
+// read so on the next page (cache.ItemListNumber), each kind its own.
+func TestPDPListsAreCachedByItemNumber(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := f.engine.PDP(t.Context(), Request{ItemID: "a1", Limit: 3}); err != nil {
+		t.Fatal(err)
+	}
+	k, ok := cache.NumberOf("a1")
+	if !ok {
+		t.Fatal("the anchor has no number")
+	}
+	for _, kind := range []catalog.NeighborKind{catalog.CoView, catalog.CoPurchase, catalog.Content} {
+		n, _ := cache.ItemListNumber(kind, k)
+		byNumber, ok := f.engine.lists.PeekNumbered(n)
+		if !ok {
+			t.Fatalf("%s list of a1 not cached by number", kind)
+		}
+		byKey, _ := f.engine.lists.Peek(cache.NeighborsKey(kind, "a1"))
+		if byNumber.Len() != byKey.Len() || (byNumber.Len() > 0 && byNumber.ID(0) != byKey.ID(0)) {
+			t.Fatalf("%s list of a1 by number differs from by key", kind)
+		}
+	}
+	src := f.engine.neighbors(catalog.CoView, "a1", k, "co_view", ranker.SrcCoView, 1)
+	if want, _ := cache.ItemListNumber(catalog.CoView, k); !src.numbered || src.listNum != want {
+		t.Fatalf("source of a1's co-view list: numbered %v, %d; want %d", src.numbered, src.listNum, want)
+	}
 }
 
 func TestPDPExcludesAnchorAndIncompatibleAndExplains(t *testing.T) {
