@@ -158,7 +158,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "store", storeName(*db.url))
+	log.Info("serving", "addr", ln.Addr().String(), "store", storeName(*db.url), "godebug", os.Getenv("GODEBUG"))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -25,9 +25,15 @@ import (
 	"time"
 
 	"github.com/recs-server/recs/loadtest"
+	"github.com/recs-server/recs/sysmon"
 )
 
 func main() {
+	// The generator shares the machine with the server: the same runtime
+	// setting saves it CPU too (package sysmon).
+	if err := sysmon.StayAwake(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest: could not restart with "+sysmon.Setting+":", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
