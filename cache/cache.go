@@ -656,6 +656,22 @@ func forServing(it *catalog.Item) {
 	if it.Brand != "" {
 		it.Brand = categoryPaths.name(it.Brand)
 	}
+	if it.Currency != "" {
+		it.Currency = categoryPaths.name(it.Currency)
+	}
+	packDisplay(it)
+}
+
+// packDisplay puts the strings a response shows of the item (its title,
+// page and image URLs) in one allocation, one after another: read from
+// rows, each had its own, in a different size class and so a different
+// page of memory, and writing a response took a cache miss on each (the
+// string encoder was 6 % of the server's CPU at 2,000 req/s, most of it
+// the first load of each string).
+func packDisplay(it *catalog.Item) {
+	all := it.Title + it.URL + it.ImageURL
+	a, b := len(it.Title), len(it.Title)+len(it.URL)
+	it.Title, it.URL, it.ImageURL = all[:a], all[a:b], all[b:]
 }
 
 // categoryPaths holds one copy of each category path cached items have,
@@ -663,7 +679,8 @@ func forServing(it *catalog.Item) {
 // the path's backing array, which was a cache miss per candidate with an
 // array per item (4 % of the server's CPU at 100,000 items). Shared paths
 // are never modified. It also holds one copy of each category and brand
-// name. It grows with the catalogue's categories and brands.
+// name, and currency code. It grows with the catalogue's categories and
+// brands.
 //
 // Not unique.Make for the names: it keeps a name only while a Handle
 // holds it, and the items hold the string, not a Handle, so after a

@@ -580,3 +580,31 @@ func TestListsKeepItemListsByNumber(t *testing.T) {
 		t.Fatalf("%d lists by number after Clear", values.s.len())
 	}
 }
+
+// A cached item's displayed strings sit in one allocation, in order, with
+// their values unchanged; its currency code is shared.
+func TestCachedItemsKeepDisplayStringsTogether(t *testing.T) {
+	items := map[string]catalog.Item{
+		"a": {ID: "a", Title: "Mug", URL: "https://shop.example/p/a", ImageURL: "https://cdn.example/a.jpg", Currency: strings.Clone("EUR"), Active: true, Stock: 1},
+		"b": {ID: "b", Title: "Plate", ImageURL: "https://cdn.example/b.jpg", Currency: strings.Clone("EUR"), Active: true, Stock: 1},
+	}
+	c, _ := newItems(t, &countingLoader{items: items})
+	dst := make([]*catalog.Item, 2)
+	if err := c.Fetch(t.Context(), []string{"a", "b"}, dst); err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range dst {
+		want := items[[]string{"a", "b"}[i]]
+		if it.Title != want.Title || it.URL != want.URL || it.ImageURL != want.ImageURL || it.Currency != want.Currency {
+			t.Fatalf("item %s: %q %q %q %q, want %q %q %q %q", want.ID, it.Title, it.URL, it.ImageURL, it.Currency,
+				want.Title, want.URL, want.ImageURL, want.Currency)
+		}
+		title := unsafe.StringData(it.Title)
+		if unsafe.StringData(it.ImageURL) != (*byte)(unsafe.Add(unsafe.Pointer(title), len(it.Title)+len(it.URL))) {
+			t.Errorf("item %s: the image URL does not follow the title and URL", want.ID)
+		}
+	}
+	if unsafe.StringData(dst[0].Currency) != unsafe.StringData(dst[1].Currency) {
+		t.Error("two items hold two copies of one currency code")
+	}
+}
