@@ -1,5 +1,5 @@
 // Package sysmon keeps the Go runtime's system monitor from parking when
-// the process goes idle, for the server and the load generator.
+// the process goes idle (recs serve).
 //
 // Why: the runtime parks its monitor thread (sysmon) whenever every P is
 // idle, and the next goroutine to enter a system call wakes it with a
