@@ -60,7 +60,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	sourceBudget := fs.Duration("source-budget", 30*time.Millisecond, "time budget of one candidate source; a slower source is skipped")
 	vectorSearches := fs.Int("vector-searches", 2, "nearest-vector (pgvector) searches the request path runs at once (a warm-up's batches take slots too), on as many PostgreSQL connections of their own (apart from --db-max-conns); one more waits up to --source-budget for a slot, then its source is skipped until the item's next request")
 	itemCache := fs.Int("item-cache", 1_000_000, "items held in the item cache")
-	listCache := fs.Int("list-cache", 200_000, "candidate lists held in the list cache")
+	listCache := fs.Int("list-cache", 200_000, "candidate lists of items (neighbours) held in the list cache, and a quarter as many others (popularity, session vectors)")
 	maxVisitors := fs.Int("max-visitors", 1_000_000, "visitors whose recent interactions are kept in memory")
 	warmItems := fs.Int("warm-items", 10_000, "when a build starts being served, load in bulk the catalogue into the item cache, the content neighbours (a vector search each) of this many most popular items, and the co-view and co-purchase lists and vectors of up to a quarter of --list-cache items; 0: no warm-up")
 	warmReadyWait := fs.Duration("warm-ready-wait", 30*time.Second, "how long /readyz answers 503 while the warm-up at start runs; 0: ready at once")
