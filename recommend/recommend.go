@@ -524,7 +524,8 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	for i, x := range recent {
 		// Inline when both are cached, as they mostly are (the visitor
 		// viewed these pages): a goroutine each cost more than the reads.
-		if v, ok := e.vectors.Peek(x.ItemID); ok {
+		// Vectors are cached by item number.
+		if v, ok := peek(e.vectors, x.Number, x.Numbered, func() string { return x.ItemID }); ok {
 			if v.Len() == 0 {
 				continue
 			}
@@ -616,14 +617,27 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 
 // peekContent is the cached content neighbours of an interaction's item.
 func (e *Engine) peekContent(x session.Interaction) (cache.List, bool) {
+	k, numbered := uint32(cache.NoNumber), false
 	if x.Numbered {
-		if k, ok := cache.ItemListNumber(catalog.Content, x.Number); ok {
-			if l, ok := e.lists.PeekNumbered(k); ok {
-				return l, true
-			}
+		k, numbered = cache.ItemListNumber(catalog.Content, x.Number)
+	}
+	return peek(e.lists, k, numbered, func() string { return contentKey(x.ItemID) })
+}
+
+// peek reads a cached value by its number in c when numbered, else, or
+// when not found so (cached by key before its item had a number), by
+// its key ("": none), which is made only then.
+func peek[V any](c *cache.Derived[V], k uint32, numbered bool, key func() string) (V, bool) {
+	if numbered {
+		if v, ok := c.PeekNumbered(k); ok {
+			return v, true
 		}
 	}
-	return e.lists.Peek(contentKey(x.ItemID))
+	if key := key(); key != "" {
+		return c.Peek(key)
+	}
+	var zero V
+	return zero, false
 }
 
 // gather loads every source in parallel, each within its budget. A source
@@ -637,17 +651,9 @@ func (e *Engine) gather(ctx context.Context, srcs []source) []cache.List {
 			out[i] = srcs[i].list
 			continue
 		}
-		if srcs[i].numbered {
-			if l, ok := e.lists.PeekNumbered(srcs[i].listNum); ok {
-				out[i] = l
-				continue
-			}
-		}
-		if srcs[i].key != "" {
-			if l, ok := e.lists.Peek(srcs[i].key); ok {
-				out[i] = l
-				continue
-			}
+		if l, ok := peek(e.lists, srcs[i].listNum, srcs[i].numbered, func() string { return srcs[i].key }); ok {
+			out[i] = l
+			continue
 		}
 		wg.Go(func() {
 			start := time.Now()
