@@ -974,9 +974,7 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 // The first ordered candidates (pins) come first as they are; the rest in
 // fused score order. It appends the result to dst.
 func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, ordered int, p *page, lo int, rc *ranker.Context, dst []Item) []Item {
-	for len(p.item) < len(p.ids) {
-		p.item, p.read = append(p.item, nil), append(p.read, false)
-	}
+	p.item, p.read = grown(p.item, len(p.ids)), grown(p.read, len(p.ids))
 	rcs := p.candidates[:0]
 	var ranked []ranker.Ranked
 	for depth := min(len(cands), e.cfg.RankDepth); ; depth = min(len(cands), 2*depth) {
@@ -1036,6 +1034,19 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 	}
 	p.candidates = rcs
 	return dst
+}
+
+// grown is s lengthened to n, its new elements zero. Slots are added
+// by the hundred a page: one at a time, appending was 3 % of the
+// server's CPU at 2,000 req/s.
+func grown[T any](s []T, n int) []T {
+	old := len(s)
+	if n <= old {
+		return s
+	}
+	s = slices.Grow(s, n-old)[:n]
+	clear(s[old:])
+	return s
 }
 
 // ordered keeps the visitor's own list (recently viewed) in its order,

@@ -3,6 +3,7 @@ package recommend
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -87,4 +88,27 @@ func BenchmarkPageSlots(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A page's buffers are reused: what a longer page left past their length
+// must read as zero when they grow again, in place or reallocated.
+func TestGrownZeroesWhatAnEarlierPageLeft(t *testing.T) {
+	item := []*int{new(int), new(int), new(int)}
+	read := []bool{true, true, true}
+	item, read = grown(item[:1], 3), grown(read[:1], 3)
+	if item[0] == nil || !read[0] {
+		t.Fatalf("grown lost the kept element: %v %v", item, read)
+	}
+	for i := 1; i < 3; i++ {
+		if item[i] != nil || read[i] {
+			t.Fatalf("element %d kept a value of the earlier page: %v %v", i, item, read)
+		}
+	}
+	read = grown(read, 40)
+	if len(read) != 40 || read[0] != true || slices.Contains(read[1:], true) {
+		t.Fatalf("reallocated: %v", read)
+	}
+	if got := grown(read, 5); len(got) != 40 {
+		t.Fatalf("grown shortened a slice to %d", len(got))
+	}
 }
