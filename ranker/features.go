@@ -131,6 +131,51 @@ type Context struct {
 	excludeRest  map[string]bool
 	lastSeenNums map[uint32]time.Time
 	lastSeenRest map[string]time.Time
+
+	// spare holds the maps of earlier pages, so a Context reused with
+	// Reset prepares the next page without making them again: they were
+	// a tenth of what the server allocated a request, and every
+	// allocation brings the next garbage collection closer.
+	spare contextMaps
+}
+
+type contextMaps struct {
+	catShare, brandShare              map[string]float32
+	lastSeen, purchased, lastSeenRest map[string]time.Time
+	lastSeenNums                      map[uint32]time.Time
+	excludeNums                       map[uint32]struct{}
+	excludeRest                       map[string]bool
+}
+
+// maxSpareEntries bounds a map kept for reuse: one huge page should not
+// pin its maps for good.
+const maxSpareEntries = 1024
+
+// take returns the spare map emptied, or a new one if there is none or
+// it grew too large to keep; it stays the spare.
+func take[K comparable, V any](spare *map[K]V, hint int) map[K]V {
+	if *spare == nil || len(*spare) > maxSpareEntries {
+		*spare = make(map[K]V, hint)
+	} else {
+		clear(*spare)
+	}
+	return *spare
+}
+
+// Reset empties c for another page, keeping its maps and buffers (Recent's
+// array included) for the next Prepare.
+func (c *Context) Reset() {
+	clear(c.Recent)
+	clear(c.declarers)
+	*c = Context{
+		Recent:       c.Recent[:0],
+		anchorCats:   c.anchorCats[:0],
+		anchorLeafs:  c.anchorLeafs[:0],
+		anchorBrand:  c.anchorBrand[:0],
+		declaringIDs: c.declaringIDs[:0],
+		declarers:    c.declarers[:0],
+		spare:        c.spare,
+	}
 }
 
 // Prepare derives the per-page values every candidate's features read.
@@ -174,7 +219,7 @@ func (c *Context) Prepare() {
 	c.hourSin, c.hourCos = float32(math.Sin(h)), float32(math.Cos(h))
 	c.excludeNums, c.excludeRest = nil, nil
 	if c.NumberOf != nil && len(c.Exclude) > 0 {
-		c.excludeNums = make(map[uint32]struct{}, len(c.Exclude))
+		c.excludeNums = take(&c.spare.excludeNums, len(c.Exclude))
 		for id, ex := range c.Exclude {
 			if !ex {
 				continue
@@ -183,7 +228,7 @@ func (c *Context) Prepare() {
 				c.excludeNums[k] = struct{}{}
 			} else {
 				if c.excludeRest == nil {
-					c.excludeRest = map[string]bool{}
+					c.excludeRest = take(&c.spare.excludeRest, 0)
 				}
 				c.excludeRest[id] = true
 			}
@@ -194,9 +239,9 @@ func (c *Context) Prepare() {
 		c.catShare, c.brandShare, c.lastSeen, c.purchased = nil, nil, nil, nil
 		return
 	}
-	c.catShare = make(map[string]float32, len(c.Recent))
-	c.brandShare = make(map[string]float32, len(c.Recent))
-	c.lastSeen = make(map[string]time.Time, len(c.Recent))
+	c.catShare = take(&c.spare.catShare, len(c.Recent))
+	c.brandShare = take(&c.spare.brandShare, len(c.Recent))
+	c.lastSeen = take(&c.spare.lastSeen, len(c.Recent))
 	c.purchased = nil
 	w := 1 / float32(len(c.Recent))
 	for _, x := range c.Recent {
@@ -211,7 +256,7 @@ func (c *Context) Prepare() {
 		}
 		if x.Type == catalog.EventPurchase {
 			if c.purchased == nil {
-				c.purchased = make(map[string]time.Time)
+				c.purchased = take(&c.spare.purchased, 0)
 			}
 			if t, ok := c.purchased[x.ItemID]; !ok || x.Time.After(t) {
 				c.purchased[x.ItemID] = x.Time
@@ -219,7 +264,7 @@ func (c *Context) Prepare() {
 		}
 	}
 	if c.NumberOf != nil {
-		c.lastSeenNums = make(map[uint32]time.Time, len(c.lastSeen))
+		c.lastSeenNums = take(&c.spare.lastSeenNums, len(c.lastSeen))
 		for _, x := range c.Recent {
 			t := c.lastSeen[x.ItemID] // the newest of the item's
 			k, ok := x.Number, x.Numbered
@@ -230,7 +275,7 @@ func (c *Context) Prepare() {
 				c.lastSeenNums[k] = t
 			} else {
 				if c.lastSeenRest == nil {
-					c.lastSeenRest = map[string]time.Time{}
+					c.lastSeenRest = take(&c.spare.lastSeenRest, 0)
 				}
 				c.lastSeenRest[x.ItemID] = t
 			}

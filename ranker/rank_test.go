@@ -325,3 +325,55 @@ func BenchmarkRank(b *testing.B) {
 		})
 	}
 }
+
+// A Context reused with Reset, page after page, features and filters
+// every candidate as a fresh one would: nothing of an earlier page
+// (purchases, exclusions, affinities, anchors, numbering) carries over.
+func TestAResetContextAnswersAsAFreshOne(t *testing.T) {
+	numbered := map[string]uint32{"a": 1, "b": 2, "c": 3}
+	numberOf := func(id string) (uint32, bool) { k, ok := numbered[id]; return k, ok }
+	shoe := item("shoe", func(it *catalog.Item) { it.Category, it.Brand = []string{"Shoes", "Running"}, "Acme" })
+	lamp := item("lamp", func(it *catalog.Item) { it.IncompatibleWith = []string{"b"} })
+	pages := []func(c *Context){
+		func(c *Context) {
+			c.Now, c.Anchors, c.NumberOf = now, []*catalog.Item{shoe, lamp}, numberOf
+			c.Exclude = map[string]bool{"a": true, "x": true}
+			c.Recent = append(c.Recent,
+				Interaction{ItemID: "b", Type: catalog.EventPurchase, Time: now.Add(-time.Hour), Category: "Shoes", Brand: "Acme", Number: 2, Numbered: true},
+				Interaction{ItemID: "y", Type: catalog.EventViewItem, Time: now.Add(-2 * time.Hour), Category: "Home"})
+		},
+		func(c *Context) { c.Now = now.Add(5 * time.Hour) }, // nobody: no anchors, history or exclusions
+		func(c *Context) {
+			c.Now, c.Exclude = now, map[string]bool{"b": true}
+			c.Recent = append(c.Recent, Interaction{ItemID: "c", Type: catalog.EventViewItem, Time: now.Add(-time.Minute), Brand: "Other"})
+		},
+		func(c *Context) {
+			c.Now, c.NumberOf, c.Declaring = now, numberOf, []*catalog.Item{lamp}
+			c.Recent = append(c.Recent, Interaction{ItemID: "a", Type: catalog.EventPurchase, Time: now.Add(-time.Hour), Number: 1, Numbered: true})
+		},
+	}
+	r := New(Config{}, nil, nil)
+	var reused Context
+	for round := range 3 {
+		for i, page := range pages {
+			var fresh Context
+			page(&fresh)
+			fresh.Prepare()
+			reused.Reset()
+			page(&reused)
+			reused.Prepare()
+			for _, id := range []string{"a", "b", "c", "x", "y", "shoe", "other"} {
+				k, ok := numbered[id]
+				cand := Candidate{ID: id, Item: item(id, func(it *catalog.Item) { it.Category, it.Brand = []string{"Shoes", "Trail"}, "Acme" }),
+					Number: k, Numbered: ok, Hits: NoHits}
+				var xf, xr Vector
+				Extract(&xf, &fresh, &cand, ItemFeatures{})
+				Extract(&xr, &reused, &cand, ItemFeatures{})
+				df, dr := r.Drop(&fresh, &cand), r.Drop(&reused, &cand)
+				if xf != xr || df != dr {
+					t.Fatalf("round %d, page %d, %s: reused context gives %v, drop %q; a fresh one %v, drop %q", round, i, id, xr, dr, xf, df)
+				}
+			}
+		}
+	}
+}

@@ -128,6 +128,8 @@ type Engine struct {
 	// item batches, ranking scratch): a request allocates little beyond
 	// its response.
 	pages sync.Pool // *page
+	// contexts recycles the ranker's page contexts with their maps.
+	contexts sync.Pool // *ranker.Context
 	// warm fills the caches when a build starts being served.
 	warm *warmer
 	// searches bounds the request path's nearest-vector searches.
@@ -165,6 +167,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 	e.warm = newWarmer(cfg.Warm, set)
 	e.searches = newSearchSlots(cfg.VectorSearches, cfg.SourceBudget, set)
 	e.pages.New = newPageBuffers
+	e.contexts.New = func() any { return new(ranker.Context) }
 	none := "none"
 	e.version.Store(&none)
 	e.rank.Store(ranker.New(cfg.Ranker, nil, nil))
@@ -1121,7 +1124,8 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring
 	if now.IsZero() {
 		now = time.Now()
 	}
-	rc := &ranker.Context{Now: now, Anchors: anchors, Declaring: declaring, Exclude: exclude, NumberOf: cache.NumberOf}
+	rc := e.contexts.Get().(*ranker.Context)
+	rc.Now, rc.Anchors, rc.Declaring, rc.Exclude, rc.NumberOf = now, anchors, declaring, exclude, cache.NumberOf
 	if len(recent) > 0 {
 		ids, nums := make([]string, len(recent)), make([]uint32, len(recent))
 		for i, x := range recent {
@@ -1129,7 +1133,7 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring
 		}
 		items := make([]*catalog.Item, len(ids))
 		_ = e.items.FetchNumbered(ctx, ids, nums, items) // affinities from what is cached; a miss only weakens them
-		rc.Recent = make([]ranker.Interaction, len(recent))
+		rc.Recent = grown(rc.Recent, len(recent))
 		for i, x := range recent {
 			rc.Recent[i] = ranker.Interaction{ItemID: x.ItemID, Type: x.Type, Time: x.Time, Number: x.Number, Numbered: x.Numbered}
 			if it := items[i]; it != nil {
@@ -1139,6 +1143,13 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring
 	}
 	rc.Prepare()
 	return rc
+}
+
+// releaseContext recycles a context from rankContext once the page's
+// modules are made.
+func (e *Engine) releaseContext(rc *ranker.Context) {
+	rc.Reset()
+	e.contexts.Put(rc)
 }
 
 // PDP answers a product page: `similar` (viewed in the same sessions,
@@ -1160,19 +1171,25 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	recent := e.recent(ctx, r)
 	fb := e.fallbacks(topCategory(a))
 	k := numberOfID(a.ID)
-	similar := append([]source{
+	// One array holds every module's sources, the modules' in a row:
+	// `similar` then `bought_together`, each with the fallbacks.
+	all := make([]source, 0, 2*len(fb)+4)
+	all = append(all,
 		e.neighbors(catalog.CoView, a.ID, k, "co_view", ranker.SrcCoView, weightPrimary),
-		e.similarContent(a.ID, k, weightContent),
-	}, fb...)
-	together := append([]source{e.neighbors(catalog.CoPurchase, a.ID, k, "co_purchase", ranker.SrcCoPurchase, weightPrimary)}, fb...)
-	all := append(slices.Clone(similar), together...)
+		e.similarContent(a.ID, k, weightContent))
+	all = append(all, fb...)
+	similar := len(all)
+	all = append(all, e.neighbors(catalog.CoPurchase, a.ID, k, "co_purchase", ranker.SrcCoPurchase, weightPrimary))
+	all = append(all, fb...)
+	together := len(all)
 	all = append(all, recentViews(recent))
 	p := e.newPage(all, e.gather(ctx, all))
 	defer e.release(p)
 	rc := e.rankContext(ctx, &r, []*catalog.Item{a}, nil, recent, exclusions(anchors))
+	defer e.releaseContext(rc)
 	return []Module{
-		e.module(ctx, "similar", r.Limit, p, 0, len(similar), rc),
-		e.module(ctx, "bought_together", r.Limit, p, len(similar), len(similar)+len(together), rc),
+		e.module(ctx, "similar", r.Limit, p, 0, similar, rc),
+		e.module(ctx, "bought_together", r.Limit, p, similar, together, rc),
 	}, nil
 }
 
@@ -1229,7 +1246,8 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	}
 	srcs = append(srcs, e.fallbacks(cats...)...)
 	recent := e.recent(ctx, r)
-	all := append(slices.Clone(srcs), recentViews(recent))
+	cross := len(srcs)
+	all := append(srcs, recentViews(recent))
 	p := e.newPage(all, e.gather(ctx, all))
 	defer e.release(p)
 	ex := exclusions(anchors)
@@ -1238,7 +1256,8 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	}
 	// Every item in the cart declares, not only the newest anchors.
 	rc := e.rankContext(ctx, &r, cart, slices.Collect(maps.Values(anchors)), recent, ex)
-	return []Module{e.module(ctx, "cross_sell", r.Limit, p, 0, len(srcs), rc)}, nil
+	defer e.releaseContext(rc)
+	return []Module{e.module(ctx, "cross_sell", r.Limit, p, 0, cross, rc)}, nil
 }
 
 // recent returns the visitor's recent interactions, newest first. A
@@ -1274,9 +1293,9 @@ func (e *Engine) recent(ctx context.Context, r Request) []session.Interaction {
 const sessionAnchors = 5
 
 // sessionSources are the neighbours of the visitor's newest items, the
-// newest counting most, and the session vector.
-func (e *Engine) sessionSources(recent []session.Interaction) []source {
-	var out []source
+// newest counting most, in an array with room for extra more.
+func (e *Engine) sessionSources(recent []session.Interaction, extra int) []source {
+	out := make([]source, 0, 2*min(len(recent), sessionAnchors)+extra)
 	for i, x := range recent[:min(len(recent), sessionAnchors)] {
 		w := 1 / float64(i+1) // recency: the newest interaction counts most
 		out = append(out,
@@ -1291,19 +1310,21 @@ func (e *Engine) sessionSources(recent []session.Interaction) []source {
 // `recently_viewed`.
 func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	recent := e.recent(ctx, r)
-	personal := e.sessionSources(recent)
+	personal := e.sessionSources(recent, 7) // the session vector, popular, trending, recently viewed
 	if len(recent) > 0 {
 		personal = append(personal, e.sessionVector(recent[:min(len(recent), sessionAnchors)], weightContent))
 	}
-	forYou := append(personal,
+	// One array holds every module's sources, the modules' in a row:
+	// `for_you`, then `trending`.
+	all := append(personal,
 		e.popular(candidates.ScopeTrending, "trending", weightCategory),
 		e.popular(candidates.ScopeAll7d, "popular", weightOverall))
-	trending := []source{
+	forYou := len(all)
+	all = append(all,
 		e.popular(candidates.ScopeTrending, "trending", weightPrimary),
 		e.popular(candidates.ScopeAll24h, "popular_today", weightCategory),
-		e.popular(candidates.ScopeAll7d, "popular", weightOverall),
-	}
-	all := append(slices.Clone(forYou), trending...)
+		e.popular(candidates.ScopeAll7d, "popular", weightOverall))
+	trending := len(all)
 	all = append(all, recentViews(recent))
 	p := e.newPage(all, e.gather(ctx, all))
 	defer e.release(p)
@@ -1319,11 +1340,12 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 		seen[x.ItemID] = true
 	}
 	rc := e.rankContext(ctx, &r, nil, nil, recent, seen)
+	defer e.releaseContext(rc)
 	rcAll := *rc
 	rcAll.Exclude = nil
 	return []Module{
-		e.module(ctx, "for_you", r.Limit, p, 0, len(forYou), rc),
-		e.module(ctx, "trending", r.Limit, p, len(forYou), len(forYou)+len(trending), &rcAll),
+		e.module(ctx, "for_you", r.Limit, p, 0, forYou, rc),
+		e.module(ctx, "trending", r.Limit, p, forYou, trending, &rcAll),
 		e.ordered(ctx, "recently_viewed", "recently_viewed", r.Limit, viewed, &rcAll),
 	}, nil
 }
@@ -1335,7 +1357,7 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 // stock, recently bought) score lowest. Every id comes back exactly once.
 func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	recent := e.recent(ctx, r)
-	srcs := append(e.sessionSources(recent), e.popular(candidates.ScopeAll7d, "popular", weightCategory), recentViews(recent))
+	srcs := append(e.sessionSources(recent, 2), e.popular(candidates.ScopeAll7d, "popular", weightCategory), recentViews(recent))
 	p := e.newPage(srcs, e.gather(ctx, srcs))
 	defer e.release(p)
 	own, fill := p.fuse(0, len(srcs))
@@ -1352,6 +1374,7 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	}
 	rk := e.rank.Load()
 	rc := e.rankContext(ctx, &r, nil, nil, recent, nil)
+	defer e.releaseContext(rc)
 	scored := make([]Item, len(r.ItemIDs))
 	var x ranker.Vector
 	for i, id := range r.ItemIDs {
