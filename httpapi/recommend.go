@@ -131,6 +131,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, mods []recommend.Module, err 
 	}
 	resp := Response{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Modules: mods}
 	writeEncoded(ctx, func(dst []byte) []byte { return appendResponse(dst, &resp) })
+	s.engine.Recycle(mods) // written: the body holds a copy
 	return nil
 }
 

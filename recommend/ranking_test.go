@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -138,5 +139,60 @@ func TestServedBuildIsRankedByItsModel(t *testing.T) {
 	}
 	if e.Ranker() == first || e.Ranker().Model() == nil {
 		t.Fatal("the new build's ranker was not swapped in")
+	}
+}
+
+// Modules made after others were recycled (their items and reasons
+// arrays reused) are those the same requests got the first time, and a
+// recycled module no longer shows its items.
+func TestRecycledModulesAnswerAsNewOnes(t *testing.T) {
+	shop, _, e := servedDemoShop(t, demo.Options{})
+	at := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	var ids []string
+	for _, it := range shop.Items[:60] {
+		if it.Active {
+			ids = append(ids, it.ID)
+		}
+	}
+	for i, id := range ids[:20] {
+		e.Record(&catalog.Event{Type: catalog.EventViewItem, Time: at.Add(-time.Duration(i) * time.Minute), SessionID: "s1", Items: []catalog.EventItem{{ItemID: id}}})
+	}
+	ctx := t.Context()
+	pages := func(i int) ([]Module, error) {
+		switch i % 3 {
+		case 0:
+			return e.PDP(ctx, Request{ItemID: ids[i%len(ids)], SessionID: "s1", Limit: 8, Now: at})
+		case 1:
+			return e.Cart(ctx, Request{ItemIDs: []string{ids[i%len(ids)], ids[(i+5)%len(ids)]}, SessionID: "s1", Limit: 12, Now: at})
+		default:
+			return e.Home(ctx, Request{SessionID: "s1", Limit: 10, Now: at})
+		}
+	}
+	var first []string
+	for i := range 30 {
+		mods, err := pages(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(mods)
+		first = append(first, string(b)) // not recycled: fresh arrays
+	}
+	for round := range 3 {
+		for i := range 30 {
+			mods, err := pages(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(mods)
+			if string(b) != first[i] {
+				t.Fatalf("round %d, page %d after recycling:\n%s\nthe first time:\n%s", round, i, b, first[i])
+			}
+			e.Recycle(mods)
+			for _, m := range mods {
+				if m.Items != nil {
+					t.Fatalf("a recycled module still shows %d items", len(m.Items))
+				}
+			}
+		}
 	}
 }

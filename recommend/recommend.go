@@ -130,6 +130,11 @@ type Engine struct {
 	pages sync.Pool // *page
 	// contexts recycles the ranker's page contexts with their maps.
 	contexts sync.Pool // *ranker.Context
+	// modules recycles modules' items and reasons (Recycle).
+	modules sync.Pool // *moduleBuf
+	// assembly holds each module's assembly-time histogram by module
+	// id, found without making its metric name per request.
+	assembly sync.Map // string -> *metrics.Histogram
 	// warm fills the caches when a build starts being served.
 	warm *warmer
 	// searches bounds the request path's nearest-vector searches.
@@ -168,6 +173,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 	e.searches = newSearchSlots(cfg.VectorSearches, cfg.SourceBudget, set)
 	e.pages.New = newPageBuffers
 	e.contexts.New = func() any { return new(ranker.Context) }
+	e.modules.New = func() any { return new(moduleBuf) }
 	none := "none"
 	e.version.Store(&none)
 	e.rank.Store(ranker.New(cfg.Ranker, nil, nil))
@@ -293,6 +299,40 @@ type Item struct {
 type Module struct {
 	ID    string `json:"id"`
 	Items []Item `json:"items"`
+	// buf backs Items and their reasons until Engine.Recycle; nil if
+	// the module has no recyclable buffers.
+	buf *moduleBuf
+}
+
+// moduleBuf holds a ranked module's items and the reasons they cite:
+// a page's modules were a fifth of what a request allocated, and they
+// are garbage once the response is written.
+type moduleBuf struct {
+	items   []Item
+	reasons []string
+}
+
+// Bounds on a recycled module's buffers, so one huge page does not pin
+// its arrays for good.
+const (
+	maxPooledItems   = 256
+	maxPooledReasons = 4096
+)
+
+// Recycle takes back the buffers of modules once their response is
+// written: their items and reasons must not be read after it.
+func (e *Engine) Recycle(mods []Module) {
+	for i := range mods {
+		b := mods[i].buf
+		mods[i].Items, mods[i].buf = nil, nil
+		if b == nil || cap(b.items) > maxPooledItems || cap(b.reasons) > maxPooledReasons {
+			continue
+		}
+		clear(b.items[:cap(b.items)])
+		clear(b.reasons[:cap(b.reasons)])
+		b.items, b.reasons = b.items[:0], b.reasons[:0]
+		e.modules.Put(b)
+	}
 }
 
 // source is one candidate list to gather: a reason shown to the client,
@@ -952,7 +992,7 @@ func (p *page) appendReasons(out []string, lo int, from uint64, extra []string) 
 // never empty while anything is in stock, and never filled with popular
 // items when relevant ones exist.
 func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, hi int, rc *ranker.Context) Module {
-	defer e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`).UpdateDuration(time.Now())
+	defer e.assemblyTime(id).UpdateDuration(time.Now())
 	rk := e.rank.Load()
 	own, fill := p.fuse(lo, hi)
 	pins := rk.Pins(id)
@@ -964,10 +1004,14 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 		}
 		own = append(withPins, own...)
 	}
-	m := Module{ID: id, Items: make([]Item, 0, limit)}
-	m.Items = e.rankTier(ctx, rk, id, limit, own, len(pins), p, lo, rc, m.Items)
+	buf := e.modules.Get().(*moduleBuf)
+	if cap(buf.items) < limit {
+		buf.items = make([]Item, 0, limit)
+	}
+	m := Module{ID: id, Items: buf.items[:0], buf: buf}
+	m.Items = e.rankTier(ctx, rk, id, limit, own, len(pins), p, lo, rc, m.Items, buf)
 	if len(m.Items) < limit && len(fill) > 0 {
-		m.Items = e.rankTier(ctx, rk, id, limit-len(m.Items), fill, 0, p, lo, rc, m.Items)
+		m.Items = e.rankTier(ctx, rk, id, limit-len(m.Items), fill, 0, p, lo, rc, m.Items, buf)
 	}
 	return m
 }
@@ -975,8 +1019,9 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 // rankTier reads the best RankDepth candidates from the item cache and
 // ranks them; when the filters leave fewer than limit, it reads deeper.
 // The first ordered candidates (pins) come first as they are; the rest in
-// fused score order. It appends the result to dst.
-func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, ordered int, p *page, lo int, rc *ranker.Context, dst []Item) []Item {
+// fused score order. It appends the result to dst, and the items'
+// reasons to buf's.
+func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, ordered int, p *page, lo int, rc *ranker.Context, dst []Item, buf *moduleBuf) []Item {
 	p.item, p.read = grown(p.item, len(p.ids)), grown(p.read, len(p.ids))
 	rcs := p.candidates[:0]
 	var ranked []ranker.Ranked
@@ -1026,17 +1071,29 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 			break
 		}
 	}
-	// One array backs the reasons of the tier's items (they leave with
-	// the response, so not a page buffer): an allocation per tier, not
-	// two per item.
-	reasons := make([]string, 0, 4*len(ranked))
+	// One array backs the reasons of the module's items (they leave
+	// with the response, so not a page buffer). An item's reasons stay
+	// where they are if the array grows: only later ones move.
+	reasons := buf.reasons
 	for _, r := range ranked {
 		start := len(reasons)
 		reasons = p.appendReasons(reasons, lo, cands[r.Index].from, r.Reasons)
 		dst = append(dst, display(rcs[r.Index].Item, r.Score, reasons[start:len(reasons):len(reasons)]))
 	}
+	buf.reasons = reasons
 	p.candidates = rcs
 	return dst
+}
+
+// assemblyTime is the histogram of a module's assembly time. Module ids
+// are a fixed set, so the map stays small.
+func (e *Engine) assemblyTime(id string) *metrics.Histogram {
+	if h, ok := e.assembly.Load(id); ok {
+		return h.(*metrics.Histogram)
+	}
+	h := e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`)
+	e.assembly.Store(id, h)
+	return h
 }
 
 // grown is s lengthened to n, its new elements zero. Slots are added

@@ -34,15 +34,18 @@ func BenchmarkPages(b *testing.B) {
 	ctx := b.Context()
 	pages := map[string]func(i int) error{
 		"pdp": func(i int) error {
-			_, err := e.PDP(ctx, Request{ItemID: ids[i%len(ids)], SessionID: fmt.Sprint("s", i%50), Limit: 10})
+			mods, err := e.PDP(ctx, Request{ItemID: ids[i%len(ids)], SessionID: fmt.Sprint("s", i%50), Limit: 10})
+			e.Recycle(mods) // as the server does once the response is written
 			return err
 		},
 		"cart": func(i int) error {
-			_, err := e.Cart(ctx, Request{ItemIDs: []string{ids[i%len(ids)], ids[(i+7)%len(ids)]}, SessionID: fmt.Sprint("s", i%50), Limit: 10})
+			mods, err := e.Cart(ctx, Request{ItemIDs: []string{ids[i%len(ids)], ids[(i+7)%len(ids)]}, SessionID: fmt.Sprint("s", i%50), Limit: 10})
+			e.Recycle(mods) // as the server does once the response is written
 			return err
 		},
 		"home": func(i int) error {
-			_, err := e.Home(ctx, Request{SessionID: fmt.Sprint("s", i%50), Limit: 10})
+			mods, err := e.Home(ctx, Request{SessionID: fmt.Sprint("s", i%50), Limit: 10})
+			e.Recycle(mods) // as the server does once the response is written
 			return err
 		},
 		"rank": func(i int) error {
