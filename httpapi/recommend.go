@@ -265,6 +265,7 @@ func (s *Server) rank(ctx *fasthttp.RequestCtx) error {
 	}
 	resp := RankResponse{RequestID: newRequestID(), ModelVersion: s.engine.ModelVersion(), Items: items}
 	writeEncoded(ctx, func(dst []byte) []byte { return appendRankResponse(dst, &resp) })
+	s.engine.RecycleRanked(items) // written: the body holds a copy
 	return nil
 }
 

@@ -144,7 +144,7 @@ func TestServedBuildIsRankedByItsModel(t *testing.T) {
 
 // Modules made after others were recycled (their items and reasons
 // arrays reused) are those the same requests got the first time, and a
-// recycled module no longer shows its items.
+// recycled module no longer shows its items; so are category re-ranks.
 func TestRecycledModulesAnswerAsNewOnes(t *testing.T) {
 	shop, _, e := servedDemoShop(t, demo.Options{})
 	at := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
@@ -192,6 +192,29 @@ func TestRecycledModulesAnswerAsNewOnes(t *testing.T) {
 				if m.Items != nil {
 					t.Fatalf("a recycled module still shows %d items", len(m.Items))
 				}
+			}
+		}
+	}
+	// The category re-rank, its items recycled after each answer.
+	rank := func(i int, recycle bool) string {
+		items, err := e.Rank(ctx, Request{ItemIDs: ids[i%7 : i%7+30], SessionID: "s1", Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(items)
+		if recycle {
+			e.RecycleRanked(items)
+		}
+		return string(b)
+	}
+	var firstRanks []string
+	for i := range 7 {
+		firstRanks = append(firstRanks, rank(i, false))
+	}
+	for round := range 3 {
+		for i := range 7 {
+			if got := rank(i, true); got != firstRanks[i] {
+				t.Fatalf("round %d, re-rank %d after recycling:\n%s\nthe first time:\n%s", round, i, got, firstRanks[i])
 			}
 		}
 	}

@@ -130,8 +130,10 @@ type Engine struct {
 	pages sync.Pool // *page
 	// contexts recycles the ranker's page contexts with their maps.
 	contexts sync.Pool // *ranker.Context
-	// modules recycles modules' items and reasons (Recycle).
+	// modules recycles modules' items and reasons (Recycle), ranked
+	// the category re-ranks' items (RecycleRanked).
 	modules sync.Pool // *moduleBuf
+	ranked  sync.Pool // *[]Item
 	// assembly holds each module's assembly-time histogram by module
 	// id, found without making its metric name per request.
 	assembly sync.Map // string -> *metrics.Histogram
@@ -174,6 +176,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 	e.pages.New = newPageBuffers
 	e.contexts.New = func() any { return new(ranker.Context) }
 	e.modules.New = func() any { return new(moduleBuf) }
+	e.ranked.New = func() any { return new([]Item) }
 	none := "none"
 	e.version.Store(&none)
 	e.rank.Store(ranker.New(cfg.Ranker, nil, nil))
@@ -323,16 +326,32 @@ const (
 // written: their items and reasons must not be read after it.
 func (e *Engine) Recycle(mods []Module) {
 	for i := range mods {
-		b := mods[i].buf
-		mods[i].Items, mods[i].buf = nil, nil
-		if b == nil || cap(b.items) > maxPooledItems || cap(b.reasons) > maxPooledReasons {
-			continue
+		if b := mods[i].buf; b != nil {
+			e.recycle(b)
 		}
-		clear(b.items[:cap(b.items)])
-		clear(b.reasons[:cap(b.reasons)])
-		b.items, b.reasons = b.items[:0], b.reasons[:0]
-		e.modules.Put(b)
+		mods[i].Items, mods[i].buf = nil, nil
 	}
+}
+
+// RecycleRanked takes back the items Rank returned once their response
+// is written: they must not be read after it.
+func (e *Engine) RecycleRanked(items []Item) {
+	if cap(items) > maxPooledItems {
+		return
+	}
+	clear(items[:cap(items)])
+	items = items[:0]
+	e.ranked.Put(&items)
+}
+
+func (e *Engine) recycle(b *moduleBuf) {
+	if cap(b.items) > maxPooledItems || cap(b.reasons) > maxPooledReasons {
+		return
+	}
+	clear(b.items[:cap(b.items)])
+	clear(b.reasons[:cap(b.reasons)])
+	b.items, b.reasons = b.items[:0], b.reasons[:0]
+	e.modules.Put(b)
 }
 
 // source is one candidate list to gather: a reason shown to the client,
@@ -753,6 +772,11 @@ type page struct {
 	got        []*catalog.Item
 	candidates []ranker.Candidate
 	rank       ranker.Scratch
+	// The category re-rank's candidates by slot, its items in the
+	// page's order, and which of them limitedReorder took.
+	bySlot []*candidate
+	scored []Item
+	used   []bool
 }
 
 func newPageBuffers() any { return &page{slotByID: map[string]int32{}} }
@@ -814,6 +838,8 @@ func (e *Engine) release(p *page) {
 	clear(p.candidates[:cap(p.candidates)])
 	clear(p.item[:cap(p.item)])
 	clear(p.got[:cap(p.got)])
+	clear(p.bySlot[:cap(p.bySlot)])
+	clear(p.scored[:cap(p.scored)])
 	e.pages.Put(p)
 }
 
@@ -1419,7 +1445,8 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	defer e.release(p)
 	own, fill := p.fuse(0, len(srcs))
 	cands := append(own, fill...)
-	bySlot := make([]*candidate, len(p.ids))
+	p.bySlot = grown(p.bySlot[:0], len(p.ids))
+	bySlot := p.bySlot
 	for i := range cands {
 		bySlot[cands[i].slot] = &cands[i]
 	}
@@ -1432,7 +1459,8 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	rk := e.rank.Load()
 	rc := e.rankContext(ctx, &r, nil, nil, recent, nil)
 	defer e.releaseContext(rc)
-	scored := make([]Item, len(r.ItemIDs))
+	p.scored = grown(p.scored[:0], len(r.ItemIDs))
+	scored := p.scored
 	var x ranker.Vector
 	for i, id := range r.ItemIDs {
 		it := items[id]
@@ -1453,7 +1481,11 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 		}
 		scored[i] = s
 	}
-	return limitedReorder(scored, e.cfg.MaxMove), nil
+	// The result leaves with the response: a recycled array
+	// (RecycleRanked), not the page's.
+	out := *e.ranked.Get().(*[]Item)
+	p.used = grown(p.used[:0], len(scored))
+	return limitedReorder(scored, e.cfg.MaxMove, out[:0], p.used), nil
 }
 
 func candidateAt(bySlot []*candidate, j int32) *candidate {
@@ -1467,9 +1499,9 @@ func candidateAt(bySlot []*candidate, j int32) *candidate {
 // maxMove positions from where it was. At each position it takes an item
 // that would otherwise end up too far down, if any; else the best-scored
 // item close enough to move up.
-func limitedReorder(in []Item, maxMove int) []Item {
-	out := make([]Item, 0, len(in))
-	used := make([]bool, len(in))
+// It appends to out, and marks what it took in used, all false and as
+// long as in.
+func limitedReorder(in []Item, maxMove int, out []Item, used []bool) []Item {
 	for p := range in {
 		pick := -1
 		if j := p - maxMove; j >= 0 && !used[j] {

@@ -242,7 +242,7 @@ func TestRankMovesNoItemMoreThanMaxMove(t *testing.T) {
 		for i, s := range scores {
 			in[i] = Item{ItemID: fmt.Sprint(i), Score: s}
 		}
-		out := limitedReorder(in, maxMove)
+		out := limitedReorder(in, maxMove, nil, make([]bool, len(in)))
 		if got := fmt.Sprint(ids(out)); got != want {
 			t.Fatalf("reorder %v (max %d) = %s, want %s", scores, maxMove, got, want)
 		}

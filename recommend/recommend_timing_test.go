@@ -49,7 +49,8 @@ func BenchmarkPages(b *testing.B) {
 			return err
 		},
 		"rank": func(i int) error {
-			_, err := e.Rank(ctx, Request{ItemIDs: ids[:48], SessionID: fmt.Sprint("s", i%50)})
+			items, err := e.Rank(ctx, Request{ItemIDs: ids[:48], SessionID: fmt.Sprint("s", i%50)})
+			e.RecycleRanked(items) // as the server does once the response is written
 			return err
 		},
 	}
