@@ -165,8 +165,10 @@ func take[K comparable, V any](spare *map[K]V, hint int) map[K]V {
 // Reset empties c for another page, keeping its maps and buffers (Recent's
 // array included) for the next Prepare.
 func (c *Context) Reset() {
-	clear(c.Recent)
-	clear(c.declarers)
+	// Up to the capacity: a larger page before this one left items there
+	// that would otherwise stay alive.
+	clear(c.Recent[:cap(c.Recent)])
+	clear(c.declarers[:cap(c.declarers)])
 	*c = Context{
 		Recent:       c.Recent[:0],
 		anchorCats:   c.anchorCats[:0],
