@@ -134,6 +134,8 @@ type Engine struct {
 	// the category re-ranks' items (RecycleRanked).
 	modules sync.Pool // *moduleBuf
 	ranked  sync.Pool // *[]Item
+	// sessionScratch recycles the session vector's working arrays.
+	sessionScratch sync.Pool // *sessionScratch
 	// assembly holds each module's assembly-time histogram by module
 	// id, found without making its metric name per request.
 	assembly sync.Map // string -> *metrics.Histogram
@@ -177,6 +179,7 @@ func New(cfg Config, st Store, set *metrics.Set) (*Engine, error) {
 	e.contexts.New = func() any { return new(ranker.Context) }
 	e.modules.New = func() any { return new(moduleBuf) }
 	e.ranked.New = func() any { return new([]Item) }
+	e.sessionScratch.New = func() any { return new(sessionScratch) }
 	none := "none"
 	e.version.Store(&none)
 	e.rank.Store(ranker.New(cfg.Ranker, nil, nil))
@@ -487,8 +490,7 @@ func (e *Engine) vectorsOf(ctx context.Context, ids []string) ([]embeddings.Int8
 }
 
 // vectorsOfNumbers is vectorsOf for the items numbered nums.
-func (e *Engine) vectorsOfNumbers(ctx context.Context, nums []uint32) ([]embeddings.Int8, error) {
-	out := make([]embeddings.Int8, len(nums))
+func (e *Engine) vectorsOfNumbers(ctx context.Context, nums []uint32, out []embeddings.Int8) ([]embeddings.Int8, error) {
 	return e.readMissingVectors(ctx, out, e.vectors.LookupNumbered(nums, out), func(i int) string { return cache.IDOf(nums[i]) })
 }
 
@@ -579,9 +581,10 @@ func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
 // vector search in PostgreSQL per visitor and per new recent item, which
 // at 2,000 mixed requests a second were two thirds of PostgreSQL's CPU.
 func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interaction) ([]catalog.Scored, error) {
-	vecs := make([]embeddings.Int8, len(recent))
-	hoods := make([]cache.List, len(recent))
-	errs := make([]error, len(recent))
+	s := e.sessionScratch.Get().(*sessionScratch)
+	defer e.releaseSessionScratch(s) // after wg.Wait: no goroutine writes to it then
+	s.vecs, s.hoods, s.errs = grown(s.vecs[:0], len(recent)), grown(s.hoods[:0], len(recent)), grown(s.errs[:0], len(recent))
+	vecs, hoods, errs := s.vecs, s.hoods, s.errs
 	var wg sync.WaitGroup
 	for i, x := range recent {
 		// Inline when both are cached, as they mostly are (the visitor
@@ -614,7 +617,8 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 			continue
 		}
 		if sum == nil {
-			sum = make([]float32, v.Len())
+			s.sum = grown(s.sum[:0], v.Len())
+			sum = s.sum
 		}
 		v.AddScaled(sum, float32(1/float64(i+1)))
 	}
@@ -629,9 +633,9 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 	for _, l := range hoods {
 		entries += l.Len()
 	}
-	var seen slotTable
+	seen := &s.seen
 	seen.reset(entries)
-	nums := make([]uint32, 0, entries)
+	nums := slices.Grow(s.nums[:0], entries)
 	var ids []string
 	var seenID map[string]bool
 	for _, l := range hoods {
@@ -653,7 +657,9 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 			}
 		}
 	}
-	byNumber, err := e.vectorsOfNumbers(ctx, nums)
+	s.nums = nums
+	s.byNumber = grown(s.byNumber[:0], len(nums))
+	byNumber, err := e.vectorsOfNumbers(ctx, nums, s.byNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -675,6 +681,35 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 		}
 	}
 	return top.Sorted(), nil
+}
+
+// sessionScratch holds nearestToSession's working arrays, recycled:
+// a session vector's arrays were a sixth of what a request allocated.
+type sessionScratch struct {
+	vecs     []embeddings.Int8
+	hoods    []cache.List
+	errs     []error
+	sum      []float32
+	seen     slotTable
+	nums     []uint32
+	byNumber []embeddings.Int8
+}
+
+// maxPooledNeighbourhood bounds the items a recycled sessionScratch
+// keeps room for.
+const maxPooledNeighbourhood = 1 << 12
+
+func (e *Engine) releaseSessionScratch(s *sessionScratch) {
+	if cap(s.nums) > maxPooledNeighbourhood || cap(s.vecs) > maxPooledNeighbourhood {
+		return
+	}
+	// Drop what points into the caches and the errors, so a pooled
+	// scratch keeps nothing alive.
+	clear(s.vecs[:cap(s.vecs)])
+	clear(s.hoods[:cap(s.hoods)])
+	clear(s.errs[:cap(s.errs)])
+	clear(s.byNumber[:cap(s.byNumber)])
+	e.sessionScratch.Put(s)
 }
 
 // peekContent is the cached content neighbours of an interaction's item.
