@@ -684,7 +684,8 @@ func (e *Engine) nearestToSession(ctx context.Context, recent []session.Interact
 }
 
 // sessionScratch holds nearestToSession's working arrays, recycled:
-// a session vector's arrays were a sixth of what a request allocated.
+// the session vector was a sixth of what a request allocated, most of
+// it these arrays.
 type sessionScratch struct {
 	vecs     []embeddings.Int8
 	hoods    []cache.List
