@@ -489,7 +489,9 @@ func (e *Engine) vectorsOf(ctx context.Context, ids []string) ([]embeddings.Int8
 	return e.readMissingVectors(ctx, out, e.vectors.Lookup(ids, out), func(i int) string { return ids[i] })
 }
 
-// vectorsOfNumbers is vectorsOf for the items numbered nums.
+// vectorsOfNumbers is vectorsOf for the items numbered nums, written
+// into out, which is as long as nums (a recycled array: see
+// sessionScratch).
 func (e *Engine) vectorsOfNumbers(ctx context.Context, nums []uint32, out []embeddings.Int8) ([]embeddings.Int8, error) {
 	return e.readMissingVectors(ctx, out, e.vectors.LookupNumbered(nums, out), func(i int) string { return cache.IDOf(nums[i]) })
 }
