@@ -31,7 +31,8 @@ func TestPageIndexesRepeatedListsOnce(t *testing.T) {
 	}
 	recent := cache.TransientList([]catalog.Scored{{ItemID: "b"}, {ItemID: "never-listed"}, {ItemID: "z"}}, nil)
 	lists := []cache.List{list("a", "b", "c"), fb, list("c", "d"), fb, list("q", "z"), recent}
-	p := e.newPage(srcs, lists)
+	p := e.newPage()
+	p.index(srcs, lists)
 	for i, l := range lists {
 		for r := range l.Len() {
 			if got := p.idOf(p.at[int(p.starts[i])+r]); got != l.ID(r) {

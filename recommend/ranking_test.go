@@ -2,8 +2,10 @@ package recommend
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,15 +150,8 @@ func TestServedBuildIsRankedByItsModel(t *testing.T) {
 func TestRecycledModulesAnswerAsNewOnes(t *testing.T) {
 	shop, _, e := servedDemoShop(t, demo.Options{})
 	at := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
-	var ids []string
-	for _, it := range shop.Items[:60] {
-		if it.Active {
-			ids = append(ids, it.ID)
-		}
-	}
-	for i, id := range ids[:20] {
-		e.Record(&catalog.Event{Type: catalog.EventViewItem, Time: at.Add(-time.Duration(i) * time.Minute), SessionID: "s1", Items: []catalog.EventItem{{ItemID: id}}})
-	}
+	ids := activeIDs(shop.Items[:60])
+	recordViews(e, "s1", ids[:20], at)
 	ctx := t.Context()
 	pages := func(i int) ([]Module, error) {
 		switch i % 3 {
@@ -217,5 +212,79 @@ func TestRecycledModulesAnswerAsNewOnes(t *testing.T) {
 				t.Fatalf("round %d, re-rank %d after recycling:\n%s\nthe first time:\n%s", round, i, got, firstRanks[i])
 			}
 		}
+	}
+}
+
+// A page's arrays (sources, lists, recent interactions, the recently
+// viewed list, the re-rank's items) are recycled from request to request:
+// each answer must be the one a fresh page gives, whatever larger or
+// smaller page used the arrays before.
+func TestRecycledPagesAnswerAsFreshOnes(t *testing.T) {
+	shop, _, e := servedDemoShop(t, demo.Options{})
+	at := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	ids := activeIDs(shop.Items[:80])
+	// Visitors with long, short and no histories, one with a purchase.
+	recordViews(e, "long", ids[:25], at)
+	recordViews(e, "short", ids[30:33], at)
+	e.Record(&catalog.Event{Type: catalog.EventPurchase, Time: at.Add(-time.Hour), SessionID: "short", Items: []catalog.EventItem{{ItemID: ids[40], Quantity: 1}}})
+	visitors := []string{"long", "short", "nobody"}
+	ctx := t.Context()
+	answer := func(i int) string {
+		v := visitors[i%len(visitors)]
+		var got any
+		var err error
+		switch (i / len(visitors)) % 4 {
+		case 0:
+			got, err = e.PDP(ctx, Request{ItemID: ids[i%len(ids)], SessionID: v, Limit: 8, Now: at})
+		case 1:
+			cart := ids[i%20 : i%20+1+i%9] // 1 to 9 items
+			got, err = e.Cart(ctx, Request{ItemIDs: cart, SessionID: v, Limit: 12, Now: at})
+		case 2:
+			got, err = e.Home(ctx, Request{SessionID: v, Limit: 10, Now: at})
+		default:
+			got, err = e.Rank(ctx, Request{ItemIDs: ids[i%11 : i%11+5+i%30], SessionID: v, Now: at})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(got)
+		return string(b)
+	}
+	const n = 48
+	want := make([]string, n)
+	for i := range n {
+		e.pages = sync.Pool{New: newPageBuffers} // a fresh page
+		want[i] = answer(i)
+	}
+	// Recycled pages, in three orders: each request follows others.
+	for _, order := range [][]int{perm(n, 1), perm(n, 2), perm(n, 3)} {
+		for _, i := range order {
+			if got := answer(i); got != want[i] {
+				t.Fatalf("request %d on a recycled page:\n%s\non a fresh one:\n%s", i, got, want[i])
+			}
+		}
+	}
+}
+
+// perm is a permutation of 0..n-1, the same for a seed.
+func perm(n int, seed uint64) []int {
+	return rand.New(rand.NewPCG(seed, 0)).Perm(n)
+}
+
+func activeIDs(items []catalog.Item) []string {
+	var ids []string
+	for _, it := range items {
+		if it.Active {
+			ids = append(ids, it.ID)
+		}
+	}
+	return ids
+}
+
+// recordViews records a session's views of ids, a minute apart, the
+// first at at and newest.
+func recordViews(e *Engine, sessionID string, ids []string, at time.Time) {
+	for i, id := range ids {
+		e.Record(&catalog.Event{Type: catalog.EventViewItem, Time: at.Add(-time.Duration(i) * time.Minute), SessionID: sessionID, Items: []catalog.EventItem{{ItemID: id}}})
 	}
 }

@@ -567,6 +567,9 @@ func sessionVectorKey(recent []session.Interaction) string {
 func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
 	key := sessionVectorKey(recent)
 	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
+		// A copy: recent is the page's array, recycled when the request
+		// ends, and the search may outlive it (cache.Derived.Get).
+		recent := slices.Clone(recent)
 		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
 			return listOf(e.nearestToSession(ctx, recent))
 		})
@@ -740,11 +743,12 @@ func peek[V any](c *cache.Derived[V], k uint32, numbered bool, key func() string
 	return zero, false
 }
 
-// gather loads every source in parallel, each within its budget. A source
-// that fails or runs late yields nothing and is counted; the request goes
-// on with the rest.
-func (e *Engine) gather(ctx context.Context, srcs []source) []cache.List {
-	out := make([]cache.List, len(srcs))
+// gather loads every source in parallel, each within its budget, into
+// the page's array. A source that fails or runs late yields nothing and is
+// counted; the request goes on with the rest.
+func (e *Engine) gather(ctx context.Context, srcs []source, p *page) []cache.List {
+	p.listBuf = grown(p.listBuf[:0], len(srcs))
+	out := p.listBuf
 	var wg sync.WaitGroup
 	for i := range srcs {
 		if srcs[i].inMemory {
@@ -815,6 +819,21 @@ type page struct {
 	bySlot []*candidate
 	scored []Item
 	used   []bool
+	// The re-ranked items, their slots and numbers, by position.
+	rankItems []*catalog.Item
+	rankAt    []int32
+	rankNums  []uint32
+
+	// The request's own arrays, taken before its lists are gathered: its
+	// sources and their lists, the visitor's recent interactions and the
+	// recently viewed list made of them. Made per request, they were a
+	// third of what a request allocated at 100,000 items, and every
+	// allocation brings the next garbage collection closer.
+	srcBuf     []source
+	listBuf    []cache.List
+	recentBuf  []session.Interaction
+	viewed     []catalog.Scored
+	viewedNums []uint32
 }
 
 func newPageBuffers() any { return &page{slotByID: map[string]int32{}} }
@@ -823,10 +842,12 @@ func newPageBuffers() any { return &page{slotByID: map[string]int32{}} }
 // huge request does not pin its buffers for good.
 const maxPooledSlots = 1 << 14
 
-// newPage indexes the lists of a page into a recycled page; release
-// gives it back.
-func (e *Engine) newPage(srcs []source, lists []cache.List) *page {
-	p := e.pages.Get().(*page)
+// newPage is a recycled page for a request; index fills it with the
+// request's lists, release gives it back.
+func (e *Engine) newPage() *page { return e.pages.Get().(*page) }
+
+// index indexes the lists of a page.
+func (p *page) index(srcs []source, lists []cache.List) {
 	p.srcs, p.lists = srcs, lists
 	entries := 0
 	for _, l := range lists {
@@ -864,7 +885,6 @@ lists:
 			}
 		}
 	}
-	return p
 }
 
 func (e *Engine) release(p *page) {
@@ -878,6 +898,13 @@ func (e *Engine) release(p *page) {
 	clear(p.got[:cap(p.got)])
 	clear(p.bySlot[:cap(p.bySlot)])
 	clear(p.scored[:cap(p.scored)])
+	clear(p.rankItems[:cap(p.rankItems)])
+	// And what points into the caches, the sources' closures and the
+	// visitor's item ids.
+	clear(p.srcBuf[:cap(p.srcBuf)])
+	clear(p.listBuf[:cap(p.listBuf)])
+	clear(p.recentBuf[:cap(p.recentBuf)])
+	clear(p.viewed[:cap(p.viewed)])
 	e.pages.Put(p)
 }
 
@@ -1214,16 +1241,15 @@ func topCategory(it *catalog.Item) string {
 	return it.Category[0]
 }
 
-func (e *Engine) fallbacks(categories ...string) []source {
-	var out []source
-	seen := map[string]bool{}
-	for _, c := range categories {
-		if c != "" && !seen[c] {
-			seen[c] = true
-			out = append(out, e.popular(candidates.CategoryScope(c), "popular_in_category", weightCategory))
+// appendFallbacks appends the sources that top up a module: the best
+// sellers of each of categories (once each), then of the whole shop.
+func (e *Engine) appendFallbacks(dst []source, categories ...string) []source {
+	for i, c := range categories {
+		if c != "" && !slices.Contains(categories[:i], c) {
+			dst = append(dst, e.popular(candidates.CategoryScope(c), "popular_in_category", weightCategory))
 		}
 	}
-	return append(out, e.popular(candidates.ScopeAll7d, "popular", weightOverall))
+	return append(dst, e.popular(candidates.ScopeAll7d, "popular", weightOverall))
 }
 
 // exclusions are the anchors' ids. What they declare incompatible the
@@ -1240,7 +1266,9 @@ func exclusions(anchors map[string]*catalog.Item) map[string]bool {
 // visitor's recent interactions with their items' category and brand, and
 // what must not be shown (exclude, and what declaring, the anchors when
 // nil, declare incompatible).
-func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring []*catalog.Item, recent []session.Interaction, exclude map[string]bool) *ranker.Context {
+// The recent items are read into the page's read arrays (batch, batchNum,
+// got), free until its modules are made.
+func (e *Engine) rankContext(ctx context.Context, p *page, r *Request, anchors, declaring []*catalog.Item, recent []session.Interaction, exclude map[string]bool) *ranker.Context {
 	now := r.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -1248,11 +1276,11 @@ func (e *Engine) rankContext(ctx context.Context, r *Request, anchors, declaring
 	rc := e.contexts.Get().(*ranker.Context)
 	rc.Now, rc.Anchors, rc.Declaring, rc.Exclude, rc.NumberOf = now, anchors, declaring, exclude, cache.NumberOf
 	if len(recent) > 0 {
-		ids, nums := make([]string, len(recent)), make([]uint32, len(recent))
+		p.batch, p.batchNum, p.got = grown(p.batch[:0], len(recent)), grown(p.batchNum[:0], len(recent)), grown(p.got[:0], len(recent))
+		ids, nums, items := p.batch, p.batchNum, p.got
 		for i, x := range recent {
 			ids[i], nums[i] = x.ItemID, numberOf(x)
 		}
-		items := make([]*catalog.Item, len(ids))
 		_ = e.items.FetchNumbered(ctx, ids, nums, items) // affinities from what is cached; a miss only weakens them
 		rc.Recent = grown(rc.Recent, len(recent))
 		for i, x := range recent {
@@ -1289,24 +1317,25 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	if a == nil {
 		return nil, fmt.Errorf("item %q: %w", r.ItemID, ErrUnknownItem)
 	}
-	recent := e.recent(ctx, r)
-	fb := e.fallbacks(topCategory(a))
+	p := e.newPage()
+	defer e.release(p)
+	recent := e.recent(ctx, r, p)
 	k := numberOfID(a.ID)
 	// One array holds every module's sources, the modules' in a row:
 	// `similar` then `bought_together`, each with the fallbacks.
-	all := make([]source, 0, 2*len(fb)+4)
-	all = append(all,
+	all := append(p.srcBuf[:0],
 		e.neighbors(catalog.CoView, a.ID, k, "co_view", ranker.SrcCoView, weightPrimary),
 		e.similarContent(a.ID, k, weightContent))
-	all = append(all, fb...)
+	fb := len(all)
+	all = e.appendFallbacks(all, topCategory(a))
 	similar := len(all)
 	all = append(all, e.neighbors(catalog.CoPurchase, a.ID, k, "co_purchase", ranker.SrcCoPurchase, weightPrimary))
-	all = append(all, fb...)
+	all = append(all, all[fb:similar]...)
 	together := len(all)
-	all = append(all, recentViews(recent))
-	p := e.newPage(all, e.gather(ctx, all))
-	defer e.release(p)
-	rc := e.rankContext(ctx, &r, []*catalog.Item{a}, nil, recent, exclusions(anchors))
+	all = append(all, p.recentViews(recent))
+	p.srcBuf = all
+	p.index(all, e.gather(ctx, all, p))
+	rc := e.rankContext(ctx, p, &r, []*catalog.Item{a}, nil, recent, exclusions(anchors))
 	defer e.releaseContext(rc)
 	return []Module{
 		e.module(ctx, "similar", r.Limit, p, 0, similar, rc),
@@ -1314,17 +1343,17 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	}, nil
 }
 
-// recentViews is the visitor's recently viewed items as a source: its
-// ranks are a feature (have they looked at it before?).
-func recentViews(recent []session.Interaction) source {
-	var l []catalog.Scored
-	var nums []uint32
+// recentViews is the visitor's recently viewed items as a source, in the
+// page's arrays: its ranks are a feature (have they looked at it before?).
+func (p *page) recentViews(recent []session.Interaction) source {
+	l, nums := p.viewed[:0], p.viewedNums[:0]
 	for _, x := range recent {
 		if x.Type == catalog.EventViewItem {
 			l = append(l, catalog.Scored{ItemID: x.ItemID, Score: 1 / float64(len(l)+1)})
 			nums = append(nums, numberOf(x))
 		}
 	}
+	p.viewed, p.viewedNums = l, nums
 	return source{reason: "recently_viewed", slot: ranker.SrcRecent, weight: 0, inMemory: true, list: cache.TransientList(l, nums)}
 }
 
@@ -1350,7 +1379,9 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 		// Degrade: the cart's cached items still count, the rest is popular.
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="anchor"}`).Inc()
 	}
-	var srcs []source
+	p := e.newPage()
+	defer e.release(p)
+	srcs := p.srcBuf[:0]
 	var cats []string
 	var cart []*catalog.Item
 	for i := len(r.ItemIDs) - 1; i >= 0 && len(cart) < maxCartAnchors; i-- {
@@ -1365,27 +1396,28 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 			e.neighbors(catalog.CoView, a.ID, k, "co_view", ranker.SrcCoView, weightSecondary))
 		cats = append(cats, topCategory(a))
 	}
-	srcs = append(srcs, e.fallbacks(cats...)...)
-	recent := e.recent(ctx, r)
+	srcs = e.appendFallbacks(srcs, cats...)
+	recent := e.recent(ctx, r, p)
 	cross := len(srcs)
-	all := append(srcs, recentViews(recent))
-	p := e.newPage(all, e.gather(ctx, all))
-	defer e.release(p)
+	all := append(srcs, p.recentViews(recent))
+	p.srcBuf = all
+	p.index(all, e.gather(ctx, all, p))
 	ex := exclusions(anchors)
 	for _, id := range r.ItemIDs {
 		ex[id] = true
 	}
 	// Every item in the cart declares, not only the newest anchors.
-	rc := e.rankContext(ctx, &r, cart, slices.Collect(maps.Values(anchors)), recent, ex)
+	rc := e.rankContext(ctx, p, &r, cart, slices.Collect(maps.Values(anchors)), recent, ex)
 	defer e.releaseContext(rc)
 	return []Module{e.module(ctx, "cross_sell", r.Limit, p, 0, cross, rc)}, nil
 }
 
-// recent returns the visitor's recent interactions, newest first. A
-// signed-in user not in memory (a restart, or evicted) has their history
-// loaded from the store once, within a source budget.
-func (e *Engine) recent(ctx context.Context, r Request) []session.Interaction {
-	recent, userKnown := e.sessions.RecentAndUser(r.SessionID, r.UserID, nil)
+// recent returns the visitor's recent interactions, newest first, in the
+// page's array. A signed-in user not in memory (a restart, or evicted)
+// has their history loaded from the store once, within a source budget.
+func (e *Engine) recent(ctx context.Context, r Request, p *page) []session.Interaction {
+	recent, userKnown := e.sessions.RecentAndUser(r.SessionID, r.UserID, p.recentBuf[:0])
+	p.recentBuf = recent
 	if r.UserID == "" || userKnown {
 		return recent
 	}
@@ -1407,16 +1439,16 @@ func (e *Engine) recent(ctx context.Context, r Request) []session.Interaction {
 		}
 	}
 	e.sessions.SeedUser(r.UserID, hist)
-	return e.sessions.Recent(r.SessionID, r.UserID, nil)
+	p.recentBuf = e.sessions.Recent(r.SessionID, r.UserID, p.recentBuf[:0])
+	return p.recentBuf
 }
 
 // sessionAnchors is how many of the visitor's recent items seed `for_you`.
 const sessionAnchors = 5
 
-// sessionSources are the neighbours of the visitor's newest items, the
-// newest counting most, in an array with room for extra more.
-func (e *Engine) sessionSources(recent []session.Interaction, extra int) []source {
-	out := make([]source, 0, 2*min(len(recent), sessionAnchors)+extra)
+// appendSessionSources appends the neighbours of the visitor's newest
+// items, the newest counting most.
+func (e *Engine) appendSessionSources(out []source, recent []session.Interaction) []source {
 	for i, x := range recent[:min(len(recent), sessionAnchors)] {
 		w := 1 / float64(i+1) // recency: the newest interaction counts most
 		out = append(out,
@@ -1430,8 +1462,10 @@ func (e *Engine) sessionSources(recent []session.Interaction, extra int) []sourc
 // did lately; trending for a new visitor), `trending`, and
 // `recently_viewed`.
 func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
-	recent := e.recent(ctx, r)
-	personal := e.sessionSources(recent, 7) // the session vector, popular, trending, recently viewed
+	p := e.newPage()
+	defer e.release(p)
+	recent := e.recent(ctx, r, p)
+	personal := e.appendSessionSources(p.srcBuf[:0], recent)
 	if len(recent) > 0 {
 		personal = append(personal, e.sessionVector(recent[:min(len(recent), sessionAnchors)], weightContent))
 	}
@@ -1446,9 +1480,9 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 		e.popular(candidates.ScopeAll24h, "popular_today", weightCategory),
 		e.popular(candidates.ScopeAll7d, "popular", weightOverall))
 	trending := len(all)
-	all = append(all, recentViews(recent))
-	p := e.newPage(all, e.gather(ctx, all))
-	defer e.release(p)
+	all = append(all, p.recentViews(recent))
+	p.srcBuf = all
+	p.index(all, e.gather(ctx, all, p))
 	var viewed []string
 	for _, x := range recent {
 		if x.Type == catalog.EventViewItem {
@@ -1460,7 +1494,7 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	for _, x := range recent {
 		seen[x.ItemID] = true
 	}
-	rc := e.rankContext(ctx, &r, nil, nil, recent, seen)
+	rc := e.rankContext(ctx, p, &r, nil, nil, recent, seen)
 	defer e.releaseContext(rc)
 	rcAll := *rc
 	rcAll.Exclude = nil
@@ -1477,10 +1511,12 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 // stays recognisable. Items that cannot be sold (unknown, inactive, out of
 // stock, recently bought) score lowest. Every id comes back exactly once.
 func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
-	recent := e.recent(ctx, r)
-	srcs := append(e.sessionSources(recent, 2), e.popular(candidates.ScopeAll7d, "popular", weightCategory), recentViews(recent))
-	p := e.newPage(srcs, e.gather(ctx, srcs))
+	p := e.newPage()
 	defer e.release(p)
+	recent := e.recent(ctx, r, p)
+	srcs := append(e.appendSessionSources(p.srcBuf[:0], recent), e.popular(candidates.ScopeAll7d, "popular", weightCategory), p.recentViews(recent))
+	p.srcBuf = srcs
+	p.index(srcs, e.gather(ctx, srcs, p))
 	own, fill := p.fuse(0, len(srcs))
 	cands := append(own, fill...)
 	p.bySlot = grown(p.bySlot[:0], len(p.ids))
@@ -1488,22 +1524,32 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	for i := range cands {
 		bySlot[cands[i].slot] = &cands[i]
 	}
-	items, err := e.anchors(ctx, r.ItemIDs)
-	if err != nil {
+	// The items, their slots and numbers in the page's arrays, by
+	// position: a map of the ids was a third of what a re-rank allocated.
+	n := len(r.ItemIDs)
+	p.rankItems, p.rankAt, p.rankNums = grown(p.rankItems[:0], n), grown(p.rankAt[:0], n), grown(p.rankNums[:0], n)
+	items, at, nums := p.rankItems, p.rankAt, p.rankNums
+	for i, id := range r.ItemIDs {
+		var numbered bool
+		at[i], nums[i], numbered = p.lookup(id)
+		if !numbered {
+			nums[i] = cache.NoNumber
+		}
+	}
+	if err := e.items.FetchNumbered(ctx, r.ItemIDs, nums, items); err != nil {
 		// Items not cached score as unsellable, and may sink only MaxMove
 		// places: the page stays close to the shop's order.
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="rank"}`).Inc()
 	}
 	rk := e.rank.Load()
-	rc := e.rankContext(ctx, &r, nil, nil, recent, nil)
+	rc := e.rankContext(ctx, p, &r, nil, nil, recent, nil)
 	defer e.releaseContext(rc)
-	p.scored = grown(p.scored[:0], len(r.ItemIDs))
+	p.scored = grown(p.scored[:0], n)
 	scored := p.scored
 	var x ranker.Vector
 	for i, id := range r.ItemIDs {
-		it := items[id]
-		j, k, numbered := p.lookup(id)
-		rcand := ranker.Candidate{ID: id, Item: it, Number: k, Numbered: numbered, Hits: p.hitsAt(j)}
+		it, j, k := items[i], at[i], nums[i]
+		rcand := ranker.Candidate{ID: id, Item: it, Number: k, Numbered: k != cache.NoNumber, Hits: p.hitsAt(j)}
 		reasons := []string{}
 		if c := candidateAt(bySlot, j); c != nil {
 			rcand.Prior, reasons = c.score, p.reasons(0, c.from, nil)
