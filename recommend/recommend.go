@@ -136,6 +136,9 @@ type Engine struct {
 	ranked  sync.Pool // *[]Item
 	// sessionScratch recycles the session vector's working arrays.
 	sessionScratch sync.Pool // *sessionScratch
+	// categoryScopes holds each top-level category's best-seller scope
+	// and cache key (popularIn).
+	categoryScopes sync.Map // string -> scopeKey
 	// assembly holds each module's assembly-time histogram by module
 	// id, found without making its metric name per request.
 	assembly sync.Map // string -> *metrics.Histogram
@@ -366,17 +369,79 @@ type source struct {
 	weight float64
 	// fallback sources only top up a module its own sources leave short.
 	fallback bool
-	// key names the list in the list cache ("" if not cached): a hit is
-	// read inline, without a goroutine. A list of an item with a number
-	// is read by listNum first (cache.ItemListNumber), without a hash.
+	// What the list is, and so how a miss loads it (Engine.load): the
+	// list of kind of item arg (loadNeighbors, loadContent), the best
+	// sellers of scope arg (loadPopular), the session vector of recent
+	// (loadSessionVector). Data, not a closure: a closure and a cache key
+	// per source were a third of what a page allocated.
+	loader loader
+	kind   catalog.NeighborKind
+	arg    string
+	recent []session.Interaction
+	// key names the list in the list cache if its key is not made from
+	// kind and arg (cacheKey): a hit is read inline, without a
+	// goroutine. A list of an item with a number is read by listNum first
+	// (cache.ItemListNumber), without a key or a hash.
 	key      string
 	listNum  uint32
 	numbered bool
-	load     func(ctx context.Context) (cache.List, error)
 	// inMemory sources have their list already (the visitor's own
 	// items): no load, no goroutine.
 	inMemory bool
 	list     cache.List
+}
+
+type loader uint8
+
+const (
+	loadNothing loader = iota
+	loadNeighbors
+	loadContent
+	loadPopular
+	loadSessionVector
+)
+
+// cacheKey names the source's list in the list cache, "" if not cached.
+func (s *source) cacheKey() string {
+	switch s.loader {
+	case loadNeighbors:
+		return cache.NeighborsKey(s.kind, s.arg)
+	case loadContent:
+		return contentKey(s.arg)
+	}
+	return s.key
+}
+
+// sameList reports whether a and b read the same cached list.
+func sameList(a, b *source) bool {
+	return (a.loader != loadNothing || a.key != "") &&
+		a.loader == b.loader && a.kind == b.kind && a.arg == b.arg && a.key == b.key
+}
+
+// load reads a source's list through the list cache.
+func (e *Engine) load(ctx context.Context, s *source) (cache.List, error) {
+	switch s.loader {
+	case loadNeighbors:
+		kind, id := s.kind, s.arg
+		return e.lists.Get(ctx, s.cacheKey(), func(ctx context.Context) (cache.List, error) {
+			return listOf(e.store.Neighbors(ctx, kind, id, e.cfg.ListLen))
+		})
+	case loadContent:
+		return e.contentNeighbors(ctx, s.arg)
+	case loadPopular:
+		scope := s.arg
+		return e.lists.Get(ctx, s.key, func(ctx context.Context) (cache.List, error) {
+			return listOf(e.store.Popular(ctx, scope, e.cfg.ListLen))
+		})
+	case loadSessionVector:
+		// A copy: recent is the page's array, recycled when the request
+		// ends, and the search may outlive it (cache.Derived.Get).
+		recent := slices.Clone(s.recent)
+		return e.lists.Get(ctx, s.key, func(ctx context.Context) (cache.List, error) {
+			return listOf(e.nearestToSession(ctx, recent))
+		})
+	}
+	return cache.List{}, fmt.Errorf("source %s: nothing to load", s.reason)
 }
 
 // Fusion weights. Primary sources decide the order; fallbacks only fill a
@@ -395,12 +460,7 @@ const (
 // neighbors is the list of kind of item id, whose item number is k
 // (cache.NoNumber if it has none).
 func (e *Engine) neighbors(kind catalog.NeighborKind, id string, k uint32, reason string, slot ranker.Source, w float64) source {
-	key := cache.NeighborsKey(kind, id)
-	return withListNumber(source{reason: reason, slot: slot, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
-		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
-			return listOf(e.store.Neighbors(ctx, kind, id, e.cfg.ListLen))
-		})
-	}}, kind, k)
+	return withListNumber(source{reason: reason, slot: slot, weight: w, loader: loadNeighbors, kind: kind, arg: id}, kind, k)
 }
 
 // withListNumber gives src the cache number of the list of kind of item
@@ -423,13 +483,48 @@ func numberOfID(id string) uint32 {
 // listOf is a store read's list as the list cache holds it.
 func listOf(l []catalog.Scored, err error) (cache.List, error) { return cache.NewList(l), err }
 
-func (e *Engine) popular(scope, reason string, w float64) source {
-	key := cache.PopularKey(scope)
-	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, key: key, load: func(ctx context.Context) (cache.List, error) {
-		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
-			return listOf(e.store.Popular(ctx, scope, e.cfg.ListLen))
-		})
-	}}
+// popular is the best sellers of one of the shop-wide scopes
+// (candidates.ScopeAll7d, ...).
+func popular(scope, reason string, w float64) source {
+	return popularSource(scope, popularKey(scope), reason, w)
+}
+
+func popularSource(scope, key, reason string, w float64) source {
+	return source{reason: reason, slot: ranker.SrcPopular, weight: w, fallback: w < weightSecondary, loader: loadPopular, arg: scope, key: key}
+}
+
+// The cache keys of the shop-wide best sellers, made once.
+var (
+	keyAll24h   = cache.PopularKey(candidates.ScopeAll24h)
+	keyAll7d    = cache.PopularKey(candidates.ScopeAll7d)
+	keyTrending = cache.PopularKey(candidates.ScopeTrending)
+)
+
+func popularKey(scope string) string {
+	switch scope {
+	case candidates.ScopeAll24h:
+		return keyAll24h
+	case candidates.ScopeAll7d:
+		return keyAll7d
+	case candidates.ScopeTrending:
+		return keyTrending
+	}
+	return cache.PopularKey(scope)
+}
+
+// scopeKey is a category's best-seller scope and its cache key.
+type scopeKey struct{ scope, key string }
+
+// popularIn is the best sellers of top-level category c, its scope and
+// key made once per category (the catalogue's top-level categories).
+func (e *Engine) popularIn(c string, w float64) source {
+	v, ok := e.categoryScopes.Load(c)
+	if !ok {
+		scope := candidates.CategoryScope(c)
+		v, _ = e.categoryScopes.LoadOrStore(c, scopeKey{scope, cache.PopularKey(scope)})
+	}
+	sk := v.(scopeKey)
+	return popularSource(sk.scope, sk.key, "popular_in_category", w)
 }
 
 // contentKey names the cached embedding neighbours of an item.
@@ -451,9 +546,7 @@ func (e *Engine) itemVector(ctx context.Context, id string) (embeddings.Int8, er
 // content for new items, blended with behaviour for items with history.
 // An item without a vector has none.
 func (e *Engine) similarContent(id string, k uint32, w float64) source {
-	return withListNumber(source{reason: "similar_content", slot: ranker.SrcContent, weight: w, key: contentKey(id), load: func(ctx context.Context) (cache.List, error) {
-		return e.contentNeighbors(ctx, id)
-	}}, catalog.Content, k)
+	return withListNumber(source{reason: "similar_content", slot: ranker.SrcContent, weight: w, loader: loadContent, arg: id}, catalog.Content, k)
 }
 
 // contentNeighbors is the item's nearest items by vector, the item itself
@@ -565,15 +658,7 @@ func sessionVectorKey(recent []session.Interaction) string {
 // item gets between builds (ItemsUpserted) reaches the cached sessions
 // that include it with the next build.
 func (e *Engine) sessionVector(recent []session.Interaction, w float64) source {
-	key := sessionVectorKey(recent)
-	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, key: key, load: func(ctx context.Context) (cache.List, error) {
-		// A copy: recent is the page's array, recycled when the request
-		// ends, and the search may outlive it (cache.Derived.Get).
-		recent := slices.Clone(recent)
-		return e.lists.Get(ctx, key, func(ctx context.Context) (cache.List, error) {
-			return listOf(e.nearestToSession(ctx, recent))
-		})
-	}}
+	return source{reason: "session_vector", slot: ranker.SrcSession, weight: w, loader: loadSessionVector, recent: recent, key: sessionVectorKey(recent)}
 }
 
 // nearestToSession ranks by cosine to the recency-weighted sum of the
@@ -755,7 +840,7 @@ func (e *Engine) gather(ctx context.Context, srcs []source, p *page) []cache.Lis
 			out[i] = srcs[i].list
 			continue
 		}
-		if l, ok := peek(e.lists, srcs[i].listNum, srcs[i].numbered, func() string { return srcs[i].key }); ok {
+		if l, ok := peek(e.lists, srcs[i].listNum, srcs[i].numbered, srcs[i].cacheKey); ok {
 			out[i] = l
 			continue
 		}
@@ -763,7 +848,7 @@ func (e *Engine) gather(ctx context.Context, srcs []source, p *page) []cache.Lis
 			start := time.Now()
 			c, cancel := context.WithTimeout(ctx, e.cfg.SourceBudget)
 			defer cancel()
-			l, err := srcs[i].load(c)
+			l, err := e.load(c, &srcs[i])
 			e.metrics.GetOrCreateHistogram(`recs_source_duration_seconds{source="` + srcs[i].reason + `"}`).UpdateDuration(start)
 			if err != nil {
 				e.metrics.GetOrCreateCounter(`recs_source_errors_total{source="` + srcs[i].reason + `"}`).Inc()
@@ -834,6 +919,10 @@ type page struct {
 	recentBuf  []session.Interaction
 	viewed     []catalog.Scored
 	viewedNums []uint32
+	// exclude is the page's exclusions (exclusions); rcAll a second
+	// ranking context (Home's modules that exclude nothing).
+	exclude map[string]bool
+	rcAll   ranker.Context
 }
 
 func newPageBuffers() any { return &page{slotByID: map[string]int32{}} }
@@ -864,12 +953,10 @@ lists:
 		p.starts = append(p.starts, int32(len(p.at)))
 		// Modules of a page share lists (a PDP's two modules have the
 		// same fallbacks): a list seen before has its slots already.
-		if key := srcs[i].key; key != "" {
-			for j := range i {
-				if srcs[j].key == key && srcs[j].slot == fam && lists[j].Len() == l.Len() {
-					p.at = append(p.at, p.at[p.starts[j]:p.starts[j]+int32(l.Len())]...)
-					continue lists
-				}
+		for j := range i {
+			if sameList(&srcs[i], &srcs[j]) && srcs[j].slot == fam && lists[j].Len() == l.Len() {
+				p.at = append(p.at, p.at[p.starts[j]:p.starts[j]+int32(l.Len())]...)
+				continue lists
 			}
 		}
 		for r := range l.Len() {
@@ -905,6 +992,7 @@ func (e *Engine) release(p *page) {
 	clear(p.listBuf[:cap(p.listBuf)])
 	clear(p.recentBuf[:cap(p.recentBuf)])
 	clear(p.viewed[:cap(p.viewed)])
+	p.rcAll = ranker.Context{}
 	e.pages.Put(p)
 }
 
@@ -1200,12 +1288,27 @@ func grown[T any](s []T, n int) []T {
 	return s
 }
 
-// ordered keeps the visitor's own list (recently viewed) in its order,
-// without what may not be shown.
-func (e *Engine) ordered(ctx context.Context, id, reason string, limit int, ids []string, rc *ranker.Context) Module {
-	m := Module{ID: id, Items: make([]Item, 0, limit)}
-	items := make([]*catalog.Item, len(ids))
-	if err := e.items.Fetch(ctx, ids, items); err != nil {
+// recentlyViewed is the visitor's recently viewed items (the page's
+// recentViews) in their order, without what may not be shown. It reads
+// them into the page's read arrays, free once its ranked modules are made.
+func (e *Engine) recentlyViewed(ctx context.Context, p *page, limit int, rc *ranker.Context) Module {
+	const id = "recently_viewed"
+	buf := e.modules.Get().(*moduleBuf)
+	if cap(buf.items) < limit || buf.items == nil {
+		buf.items = make([]Item, 0, limit) // never nil: an empty module has "items": []
+	}
+	// One reasons array for every item: they all cite the same.
+	at := len(buf.reasons)
+	buf.reasons = append(buf.reasons, id)
+	reasons := buf.reasons[at : at+1 : at+1]
+	m := Module{ID: id, Items: buf.items[:0], buf: buf}
+	n := len(p.viewed)
+	p.batch, p.got = grown(p.batch[:0], n), grown(p.got[:0], n)
+	ids, items := p.batch, p.got
+	for i, x := range p.viewed {
+		ids[i] = x.ItemID
+	}
+	if err := e.items.FetchNumbered(ctx, ids, p.viewedNums, items); err != nil {
 		e.metrics.GetOrCreateCounter(`recs_degraded_total{what="items"}`).Inc()
 	}
 	rk := e.rank.Load()
@@ -1215,9 +1318,10 @@ func (e *Engine) ordered(ctx context.Context, id, reason string, limit int, ids 
 		}
 		cand := ranker.Candidate{ID: x, Item: items[i]}
 		if rk.Drop(rc, &cand) == "" {
-			m.Items = append(m.Items, display(cand.Item, 1/float64(i+1), []string{reason}))
+			m.Items = append(m.Items, display(cand.Item, 1/float64(i+1), reasons))
 		}
 	}
+	buf.items = m.Items
 	return m
 }
 
@@ -1246,16 +1350,30 @@ func topCategory(it *catalog.Item) string {
 func (e *Engine) appendFallbacks(dst []source, categories ...string) []source {
 	for i, c := range categories {
 		if c != "" && !slices.Contains(categories[:i], c) {
-			dst = append(dst, e.popular(candidates.CategoryScope(c), "popular_in_category", weightCategory))
+			dst = append(dst, e.popularIn(c, weightCategory))
 		}
 	}
-	return append(dst, e.popular(candidates.ScopeAll7d, "popular", weightOverall))
+	return append(dst, popular(candidates.ScopeAll7d, "popular", weightOverall))
 }
 
-// exclusions are the anchors' ids. What they declare incompatible the
-// ranker hides (ranker.Context.Declaring).
-func exclusions(anchors map[string]*catalog.Item) map[string]bool {
-	ex := make(map[string]bool, len(anchors))
+// exclusions is the page's map of ids not to show, empty: the anchors'
+// ids, the cart's, what the visitor just saw. What the anchors declare
+// incompatible the ranker hides (ranker.Context.Declaring).
+func (p *page) exclusions() map[string]bool {
+	if p.exclude == nil || len(p.exclude) > maxPooledExclusions {
+		p.exclude = make(map[string]bool)
+	} else {
+		clear(p.exclude)
+	}
+	return p.exclude
+}
+
+// maxPooledExclusions bounds the exclusions a page keeps room for.
+const maxPooledExclusions = 1024
+
+// anchorExclusions is the page's exclusions with the anchors' ids.
+func (p *page) anchorExclusions(anchors map[string]*catalog.Item) map[string]bool {
+	ex := p.exclusions()
 	for id := range anchors {
 		ex[id] = true
 	}
@@ -1335,7 +1453,7 @@ func (e *Engine) PDP(ctx context.Context, r Request) ([]Module, error) {
 	all = append(all, p.recentViews(recent))
 	p.srcBuf = all
 	p.index(all, e.gather(ctx, all, p))
-	rc := e.rankContext(ctx, p, &r, []*catalog.Item{a}, nil, recent, exclusions(anchors))
+	rc := e.rankContext(ctx, p, &r, []*catalog.Item{a}, nil, recent, p.anchorExclusions(anchors))
 	defer e.releaseContext(rc)
 	return []Module{
 		e.module(ctx, "similar", r.Limit, p, 0, similar, rc),
@@ -1402,7 +1520,7 @@ func (e *Engine) Cart(ctx context.Context, r Request) ([]Module, error) {
 	all := append(srcs, p.recentViews(recent))
 	p.srcBuf = all
 	p.index(all, e.gather(ctx, all, p))
-	ex := exclusions(anchors)
+	ex := p.anchorExclusions(anchors)
 	for _, id := range r.ItemIDs {
 		ex[id] = true
 	}
@@ -1472,36 +1590,32 @@ func (e *Engine) Home(ctx context.Context, r Request) ([]Module, error) {
 	// One array holds every module's sources, the modules' in a row:
 	// `for_you`, then `trending`.
 	all := append(personal,
-		e.popular(candidates.ScopeTrending, "trending", weightCategory),
-		e.popular(candidates.ScopeAll7d, "popular", weightOverall))
+		popular(candidates.ScopeTrending, "trending", weightCategory),
+		popular(candidates.ScopeAll7d, "popular", weightOverall))
 	forYou := len(all)
 	all = append(all,
-		e.popular(candidates.ScopeTrending, "trending", weightPrimary),
-		e.popular(candidates.ScopeAll24h, "popular_today", weightCategory),
-		e.popular(candidates.ScopeAll7d, "popular", weightOverall))
+		popular(candidates.ScopeTrending, "trending", weightPrimary),
+		popular(candidates.ScopeAll24h, "popular_today", weightCategory),
+		popular(candidates.ScopeAll7d, "popular", weightOverall))
 	trending := len(all)
 	all = append(all, p.recentViews(recent))
 	p.srcBuf = all
 	p.index(all, e.gather(ctx, all, p))
-	var viewed []string
-	for _, x := range recent {
-		if x.Type == catalog.EventViewItem {
-			viewed = append(viewed, x.ItemID)
-		}
-	}
 	// Items the visitor just interacted with are not news to them.
-	seen := map[string]bool{}
+	seen := p.exclusions()
 	for _, x := range recent {
 		seen[x.ItemID] = true
 	}
 	rc := e.rankContext(ctx, p, &r, nil, nil, recent, seen)
 	defer e.releaseContext(rc)
-	rcAll := *rc
-	rcAll.Exclude = nil
+	// The same context without the exclusions, in the page: a copy on
+	// the heap per request otherwise.
+	p.rcAll = *rc
+	p.rcAll.Exclude = nil
 	return []Module{
 		e.module(ctx, "for_you", r.Limit, p, 0, forYou, rc),
-		e.module(ctx, "trending", r.Limit, p, forYou, trending, &rcAll),
-		e.ordered(ctx, "recently_viewed", "recently_viewed", r.Limit, viewed, &rcAll),
+		e.module(ctx, "trending", r.Limit, p, forYou, trending, &p.rcAll),
+		e.recentlyViewed(ctx, p, r.Limit, &p.rcAll),
 	}, nil
 }
 
@@ -1514,7 +1628,7 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	p := e.newPage()
 	defer e.release(p)
 	recent := e.recent(ctx, r, p)
-	srcs := append(e.appendSessionSources(p.srcBuf[:0], recent), e.popular(candidates.ScopeAll7d, "popular", weightCategory), p.recentViews(recent))
+	srcs := append(e.appendSessionSources(p.srcBuf[:0], recent), popular(candidates.ScopeAll7d, "popular", weightCategory), p.recentViews(recent))
 	p.srcBuf = srcs
 	p.index(srcs, e.gather(ctx, srcs, p))
 	own, fill := p.fuse(0, len(srcs))
@@ -1559,7 +1673,7 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 			s = display(it, 0, reasons)
 		}
 		if why := rk.Drop(rc, &rcand); why != "" {
-			s.Score, s.Reasons = -1, []string{"not_sellable:" + why}
+			s.Score, s.Reasons = -1, notSellable(why)
 		} else {
 			s.Score, _ = rk.Score(rc, "rank", &rcand, &x)
 		}
@@ -1571,6 +1685,18 @@ func (e *Engine) Rank(ctx context.Context, r Request) ([]Item, error) {
 	p.used = grown(p.used[:0], len(scored))
 	return limitedReorder(scored, e.cfg.MaxMove, out[:0], p.used), nil
 }
+
+// notSellable is the reasons of an item Rank sinks for why, made once
+// per why (the ranker has a handful) and shared: read-only.
+func notSellable(why string) []string {
+	if r, ok := notSellableReasons.Load(why); ok {
+		return r.([]string)
+	}
+	r, _ := notSellableReasons.LoadOrStore(why, []string{"not_sellable:" + why})
+	return r.([]string)
+}
+
+var notSellableReasons sync.Map // string -> []string
 
 func candidateAt(bySlot []*candidate, j int32) *candidate {
 	if j < 0 || int(j) >= len(bySlot) {
