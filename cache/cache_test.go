@@ -469,9 +469,7 @@ func TestTransientListsNumberNothing(t *testing.T) {
 	if got := scoredOf(TransientList(l, nil)); !slices.Equal(got, l) {
 		t.Fatalf("read back %v, want %v", got, l)
 	}
-	numbers.mu.RLock()
-	_, numbered := numbers.byID["transient-1"]
-	numbers.mu.RUnlock()
+	_, numbered := NumberOf("transient-1")
 	if numbered {
 		t.Fatal("a transient list numbered its ids")
 	}

@@ -2,9 +2,7 @@ package cache
 
 import (
 	"math"
-	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/recs-server/recs/catalog"
 )
@@ -84,26 +82,20 @@ func (l List) Score(i int) float64 {
 // itemNumbers numbers every item id a cached list has named, from 0, for
 // as long as the process runs: a number stands for its id in every List,
 // so the one copy of each id is here. It grows with the ids the cached
-// lists name (an id is 16 bytes here plus the map's entry): the items of
-// the builds and the catalogue, never ids from traffic (TransientList).
+// lists name (an id's bytes, 12 bytes of place and about 11 of index):
+// the items of the builds and the catalogue, never ids from traffic
+// (TransientList).
 type itemNumbers struct {
-	mu   sync.RWMutex
-	byID map[string]uint32
-	// ids is the numbered ids, read without the lock: an id is written
-	// before the slice that holds it is stored, and a reader reads only
-	// the numbers it was handed, which are below its length.
-	ids atomic.Pointer[[]string]
+	// mu guards the table's index; reading an id (IDOf) needs no lock.
+	mu sync.RWMutex
+	t  *idTable
 }
 
 var numbers = newItemNumbers()
 
-func newItemNumbers() *itemNumbers {
-	n := &itemNumbers{byID: make(map[string]uint32)}
-	n.ids.Store(&[]string{})
-	return n
-}
+func newItemNumbers() *itemNumbers { return &itemNumbers{t: newIDTable()} }
 
-func (n *itemNumbers) id(k uint32) string { return (*n.ids.Load())[k] }
+func (n *itemNumbers) id(k uint32) string { return n.t.id(k) }
 
 // lookup writes the numbers of l's ids and their scores into dst (as long
 // as l), numbering the ids new to it.
@@ -120,7 +112,7 @@ func (n *itemNumbers) number(count int, idAt func(int) string, put func(int, uin
 	n.mu.RLock()
 	missing := false
 	for i := range count {
-		k, ok := n.byID[idAt(i)]
+		k, ok := n.t.lookup(idAt(i))
 		missing = missing || !ok
 		put(i, k)
 	}
@@ -130,20 +122,15 @@ func (n *itemNumbers) number(count int, idAt func(int) string, put func(int, uin
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ids := *n.ids.Load()
 	for i := range count {
-		k, ok := n.byID[idAt(i)]
+		id := idAt(i)
+		k, ok := n.t.lookup(id)
 		if !ok {
-			k = uint32(len(ids))
-			// A copy: the caller's id may share memory with a larger
-			// string (a row buffer) the table would otherwise keep.
-			id := strings.Clone(idAt(i))
-			ids = append(ids, id)
-			n.byID[id] = k
+			k = n.t.add(id) // a copy of the id's bytes, in the table's chunks
 		}
 		put(i, k)
 	}
-	n.ids.Store(&ids)
+	n.t.publish()
 }
 
 // Numbers are the item numbers of ids, numbering those new to the table:
@@ -162,7 +149,7 @@ func (n *itemNumbers) known(count int, idAt func(int) string, dst []uint32) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	for i := range count {
-		k, ok := n.byID[idAt(i)]
+		k, ok := n.t.lookup(idAt(i))
 		if !ok {
 			k = NoNumber
 		}
@@ -181,7 +168,7 @@ const NoNumber = math.MaxUint32
 // NumberOf is id's item number, if it has one; it numbers nothing.
 func NumberOf(id string) (uint32, bool) {
 	numbers.mu.RLock()
-	k, ok := numbers.byID[id]
+	k, ok := numbers.t.lookup(id)
 	numbers.mu.RUnlock()
 	return k, ok
 }
