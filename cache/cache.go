@@ -361,7 +361,8 @@ func NewLists(max int64, set *metrics.Set) (*Lists, error) {
 		return nil, fmt.Errorf("lists cache: %w", err)
 	}
 	evictions := set.GetOrCreateCounter(`recs_cache_evictions_total{cache="lists"}`)
-	v := numberedValues[List]{s: newSlots[List](max, evictions, nil), other: ristrettoValues[List]{c}, numberOf: itemListNumber}
+	v := numberedValues[List, listEntry]{s: newSlots[listEntry](max, evictions, nil), other: ristrettoValues[List]{c}, numberOf: itemListNumber,
+		pack: listBlock, unpack: listOfBlock}
 	return newDerived[List]("lists", v, set), nil
 }
 
@@ -373,7 +374,8 @@ func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
 	}
 	evictions := set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`)
 	t := newTable[embeddings.Int8](max, evictions)
-	v := numberedValues[embeddings.Int8]{s: newSlots[embeddings.Int8](max, evictions, nil), other: tableValues[embeddings.Int8]{t}, numberOf: NumberOf}
+	v := numberedValues[embeddings.Int8, embeddings.Int8]{s: newSlots[embeddings.Int8](max, evictions, nil), other: tableValues[embeddings.Int8]{t}, numberOf: NumberOf,
+		pack: onHeap[embeddings.Int8], unpack: fromHeap[embeddings.Int8]}
 	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(v.s.len() + t.len()) })
 	return newDerived[embeddings.Int8]("vectors", v, set), nil
 }
@@ -406,13 +408,27 @@ func (r ristrettoValues[V]) Close()                   { r.c.Close() }
 // page reads its anchors' neighbour lists: in ristretto, whose maps also
 // held every visitor's session vector, that was 5 % of the server's CPU
 // at 3,000 items (hashing, a probe that missed the CPU cache, counting).
-type numberedValues[V any] struct {
-	s        *slots[V]
+//
+// A slot holds a pointer to E, the form pack makes of a value and unpack
+// reads back: the value itself on the heap (vectors), or a list's block
+// (listBlock), so a cached list is one object. A value pack makes nil
+// of is kept in other.
+type numberedValues[V, E any] struct {
+	s        *slots[E]
 	other    values[V]
 	numberOf func(key string) (uint32, bool)
+	pack     func(V) *E
+	unpack   func(*E) V
 }
 
-func (n numberedValues[V]) Get(key string) (V, bool) {
+// onHeap is the pack of numberedValues whose slots hold the values
+// themselves.
+func onHeap[V any](v V) *V { return &v }
+
+// fromHeap is onHeap's unpack.
+func fromHeap[V any](p *V) V { return *p }
+
+func (n numberedValues[V, E]) Get(key string) (V, bool) {
 	if k, ok := n.numberOf(key); ok {
 		if v, ok := n.getNumbered(k); ok {
 			return v, true
@@ -421,38 +437,40 @@ func (n numberedValues[V]) Get(key string) (V, bool) {
 	return n.other.Get(key)
 }
 
-func (n numberedValues[V]) getNumbered(k uint32) (V, bool) {
+func (n numberedValues[V, E]) getNumbered(k uint32) (V, bool) {
 	v, ok := n.s.get(k)
 	if !ok || v == nil {
 		var zero V
 		return zero, false
 	}
-	return *v, true
+	return n.unpack(v), true
 }
 
-func (n numberedValues[V]) Set(key string, v V) bool {
+func (n numberedValues[V, E]) Set(key string, v V) bool {
 	if k, ok := n.numberOf(key); ok {
-		return n.s.setIf(k, &v, func() bool { return true })
+		if p := n.pack(v); p != nil {
+			return n.s.setIf(k, p, func() bool { return true })
+		}
 	}
 	return n.other.Set(key, v)
 }
 
 // Del drops key from both: it may have been set in other before it was
 // numbered.
-func (n numberedValues[V]) Del(key string) {
+func (n numberedValues[V, E]) Del(key string) {
 	n.other.Del(key)
 	if k, ok := n.numberOf(key); ok {
 		n.s.del(k)
 	}
 }
 
-func (n numberedValues[V]) Clear() {
+func (n numberedValues[V, E]) Clear() {
 	n.other.Clear()
 	n.s.clear()
 }
 
-func (n numberedValues[V]) Wait()  { n.other.Wait() }
-func (n numberedValues[V]) Close() { n.other.Close() }
+func (n numberedValues[V, E]) Wait()  { n.other.Wait() }
+func (n numberedValues[V, E]) Close() { n.other.Close() }
 
 // itemListKinds are the kinds of list kept per item (NeighborsKey).
 var itemListKinds = [...]catalog.NeighborKind{catalog.CoPurchase, catalog.CoView, catalog.Content}

@@ -508,7 +508,7 @@ func TestListsKeepItemListsByNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	values := c.c.(numberedValues[List])
+	values := c.c.(numberedValues[List, listEntry])
 	list := func(n int) List { return NewList(make([]catalog.Scored, n)) }
 	ids := []string{"lists-by-number:a", "lists-by-number:b:with:colons"}
 	nums := Numbers(ids)
@@ -604,5 +604,39 @@ func TestCachedItemsKeepDisplayStringsTogether(t *testing.T) {
 	}
 	if unsafe.StringData(dst[0].Currency) != unsafe.StringData(dst[1].Currency) {
 		t.Error("two items hold two copies of one currency code")
+	}
+}
+
+// A cached list is held as its block alone and read back whole, of any
+// length; a list that has no block (made for one request) set under a
+// numbered key is kept by key and read back as it was.
+func TestListsHeldAsBlocks(t *testing.T) {
+	c, err := NewLists(64, metrics.NewSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ids := Numbers([]string{"blocks:a", "blocks:b", "blocks:c", "blocks:d"})
+	for n := range 5 {
+		l := make([]catalog.Scored, n)
+		for i := range l {
+			l[i] = catalog.Scored{ItemID: IDOf(ids[(i+n)%len(ids)]), Score: float64(10*n + i)}
+		}
+		key := NeighborsKey(catalog.CoView, IDOf(ids[n%len(ids)]))
+		if n == 4 {
+			key = NeighborsKey(catalog.CoPurchase, IDOf(ids[0]))
+		}
+		c.Fill(c.Gen(), []string{key}, []List{NewList(l)})
+		got, ok := c.Peek(key)
+		if !ok || !slices.Equal(scoredOf(got), l) {
+			t.Fatalf("a list of %d read back as %v (cached %v), want %v", n, scoredOf(got), ok, l)
+		}
+	}
+	key := NeighborsKey(catalog.Content, IDOf(ids[1]))
+	tl := []catalog.Scored{{ItemID: "blocks:from-traffic", Score: 1}}
+	c.Fill(c.Gen(), []string{key}, []List{TransientList(tl, nil)})
+	c.Wait()
+	if got, ok := c.Peek(key); !ok || !slices.Equal(scoredOf(got), tl) {
+		t.Fatalf("a transient list under a numbered key read back as %v (cached %v), want %v", scoredOf(got), ok, tl)
 	}
 }

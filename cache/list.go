@@ -3,6 +3,7 @@ package cache
 import (
 	"math"
 	"sync"
+	"unsafe"
 
 	"github.com/recs-server/recs/catalog"
 )
@@ -19,10 +20,15 @@ import (
 //
 // A List is immutable once made; the zero List is empty.
 type List struct {
-	entries []listEntry
+	// block is the entries after a header whose item is their count, in
+	// one array: the list cache holds a pointer to its first element
+	// (listBlock), with no List around it, so a cached list is one object
+	// without pointers to the garbage collector. A List header per list
+	// was 80 bytes with three pointers to scan, per cached list, at every
+	// cycle.
+	block []listEntry
 	// transient is a list made for one request (TransientList), held as
-	// it is, with the numbers its ids had (nil: none); entries is then
-	// nil.
+	// it is, with the numbers its ids had (nil: none); block is then nil.
 	transient     []catalog.Scored
 	transientNums []uint32
 }
@@ -32,14 +38,32 @@ type listEntry struct {
 	score float32
 }
 
+// emptyBlock is the block of every empty List (never written).
+var emptyBlock = []listEntry{{}}
+
 // NewList makes a List of l (not kept).
 func NewList(l []catalog.Scored) List {
 	if len(l) == 0 {
-		return List{entries: []listEntry{}}
+		return List{block: emptyBlock}
 	}
-	out := List{entries: make([]listEntry, len(l))}
-	numbers.lookup(l, out.entries)
-	return out
+	block := make([]listEntry, len(l)+1)
+	block[0].item = uint32(len(l))
+	numbers.lookup(l, block[1:])
+	return List{block: block}
+}
+
+// listBlock is what the list cache holds of a List made by NewList: the
+// first element of its block; nil for another (transient, zero).
+func listBlock(l List) *listEntry {
+	if l.block == nil {
+		return nil
+	}
+	return &l.block[0]
+}
+
+// listOfBlock is the List whose listBlock b is.
+func listOfBlock(b *listEntry) List {
+	return List{block: unsafe.Slice(b, int(b.item)+1)}
 }
 
 // TransientList is a List of l as it is (kept, not copied), its ids not
@@ -60,7 +84,7 @@ func (l List) Len() int {
 	if l.transient != nil {
 		return len(l.transient)
 	}
-	return len(l.entries)
+	return max(0, len(l.block)-1)
 }
 
 // ID is the i-th entry's item id.
@@ -68,7 +92,7 @@ func (l List) ID(i int) string {
 	if l.transient != nil {
 		return l.transient[i].ItemID
 	}
-	return numbers.id(l.entries[i].item)
+	return numbers.id(l.block[i+1].item)
 }
 
 // Score is the i-th entry's score.
@@ -76,7 +100,7 @@ func (l List) Score(i int) float64 {
 	if l.transient != nil {
 		return l.transient[i].Score
 	}
-	return float64(l.entries[i].score)
+	return float64(l.block[i+1].score)
 }
 
 // itemNumbers numbers every item id a cached list has named, from 0, for
@@ -186,5 +210,5 @@ func (l List) Number(i int) (uint32, bool) {
 		}
 		return l.transientNums[i], true
 	}
-	return l.entries[i].item, true
+	return l.block[i+1].item, true
 }
