@@ -106,7 +106,7 @@ func (l List) Score(i int) float64 {
 // itemNumbers numbers every item id a cached list has named, from 0, for
 // as long as the process runs: a number stands for its id in every List,
 // so the one copy of each id is here. It grows with the ids the cached
-// lists name (an id's bytes, 12 bytes of place and about 11 of index):
+// lists name (an id's bytes, 12 bytes of place and 21-43 of index):
 // the items of the builds and the catalogue, never ids from traffic
 // (TransientList).
 type itemNumbers struct {

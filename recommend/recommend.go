@@ -986,12 +986,13 @@ func (e *Engine) release(p *page) {
 	clear(p.bySlot[:cap(p.bySlot)])
 	clear(p.scored[:cap(p.scored)])
 	clear(p.rankItems[:cap(p.rankItems)])
-	// And what points into the caches, the sources' closures and the
-	// visitor's item ids.
+	// And the lists read from the caches, the sources' ids and the
+	// visitor's history.
 	clear(p.srcBuf[:cap(p.srcBuf)])
 	clear(p.listBuf[:cap(p.listBuf)])
 	clear(p.recentBuf[:cap(p.recentBuf)])
 	clear(p.viewed[:cap(p.viewed)])
+	clear(p.exclude)
 	p.rcAll = ranker.Context{}
 	e.pages.Put(p)
 }
