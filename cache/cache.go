@@ -374,8 +374,8 @@ func NewVectors(max int64, set *metrics.Set) (*Vectors, error) {
 	}
 	evictions := set.GetOrCreateCounter(`recs_cache_evictions_total{cache="vectors"}`)
 	t := newTable[embeddings.Int8](max, evictions)
-	v := numberedValues[embeddings.Int8, embeddings.Int8]{s: newSlots[embeddings.Int8](max, evictions, nil), other: tableValues[embeddings.Int8]{t}, numberOf: NumberOf,
-		pack: onHeap[embeddings.Int8], unpack: fromHeap[embeddings.Int8]}
+	v := numberedValues[embeddings.Int8, int8]{s: newSlots[int8](max, evictions, nil), other: tableValues[embeddings.Int8]{t}, numberOf: NumberOf,
+		pack: embeddings.Int8.Block, unpack: embeddings.Int8OfBlock}
 	set.GetOrCreateGauge(`recs_cache_entries{cache="vectors"}`, func() float64 { return float64(v.s.len() + t.len()) })
 	return newDerived[embeddings.Int8]("vectors", v, set), nil
 }
@@ -410,9 +410,9 @@ func (r ristrettoValues[V]) Close()                   { r.c.Close() }
 // at 3,000 items (hashing, a probe that missed the CPU cache, counting).
 //
 // A slot holds a pointer to E, the form pack makes of a value and unpack
-// reads back: the value itself on the heap (vectors), or a list's block
-// (listBlock), so a cached list is one object. A value pack makes nil
-// of is kept in other.
+// reads back: a list's block (listBlock) or a vector's
+// (embeddings.Int8.Block), so each is one object without pointers. A
+// value pack makes nil of is kept in other.
 type numberedValues[V, E any] struct {
 	s        *slots[E]
 	other    values[V]
@@ -420,13 +420,6 @@ type numberedValues[V, E any] struct {
 	pack     func(V) *E
 	unpack   func(*E) V
 }
-
-// onHeap is the pack of numberedValues whose slots hold the values
-// themselves.
-func onHeap[V any](v V) *V { return &v }
-
-// fromHeap is onHeap's unpack.
-func fromHeap[V any](p *V) V { return *p }
 
 func (n numberedValues[V, E]) Get(key string) (V, bool) {
 	if k, ok := n.numberOf(key); ok {

@@ -132,7 +132,7 @@ func TestVectorsKeepNumberedItemsBySlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	values := c.c.(numberedValues[embeddings.Int8, embeddings.Int8])
+	values := c.c.(numberedValues[embeddings.Int8, int8])
 	vec := func(x float32) embeddings.Int8 { return embeddings.QuantizeInt8([]float32{x}) }
 
 	late := "vectors-by-number-late"

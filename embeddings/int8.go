@@ -1,6 +1,10 @@
 package embeddings
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+	"unsafe"
+)
 
 // Int8 is a vector held as one int8 per component times a scale, a
 // quarter of the memory of []float32, for vectors kept in memory to
@@ -103,4 +107,46 @@ func (v Int8) CosineToUnit(unit []float32) (cos float64, ok bool) {
 		s0 += unit[i] * float32(q[i])
 	}
 	return float64((s0+s1)+(s2+s3)) * float64(v.invLen), true
+}
+
+// int8BlockHeader is the bytes before a block's components: their count,
+// the scale and 1/length, little-endian.
+const int8BlockHeader = 12
+
+// zeroInt8Block is the block of the zero Int8 (never written).
+var zeroInt8Block = make([]int8, 16)
+
+// Block returns v as one array, a 12-byte header (components, scale,
+// 1/length) and the components, by its first element: for a cache that
+// holds vectors as single objects without pointers (cache.Vectors), where
+// an Int8 on the heap was a 32-byte header with a pointer, marked at
+// every garbage collection. Int8OfBlock reads it back; the array is never
+// written again.
+func (v Int8) Block() *int8 {
+	if len(v.q) == 0 {
+		return &zeroInt8Block[0]
+	}
+	// At least 16 bytes: smaller ones may share a word with others.
+	b := make([]int8, int8BlockHeader+len(v.q), max(16, int8BlockHeader+len(v.q)))
+	h := unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), int8BlockHeader)
+	binary.LittleEndian.PutUint32(h[0:], uint32(len(v.q)))
+	binary.LittleEndian.PutUint32(h[4:], math.Float32bits(v.scale))
+	binary.LittleEndian.PutUint32(h[8:], math.Float32bits(v.invLen))
+	copy(b[int8BlockHeader:], v.q)
+	return &b[0]
+}
+
+// Int8OfBlock is the Int8 whose Block b is.
+func Int8OfBlock(b *int8) Int8 {
+	h := unsafe.Slice((*byte)(unsafe.Pointer(b)), int8BlockHeader)
+	n := int(binary.LittleEndian.Uint32(h[0:]))
+	if n == 0 {
+		return Int8{}
+	}
+	all := unsafe.Slice(b, int8BlockHeader+n)
+	return Int8{
+		q:      all[int8BlockHeader:],
+		scale:  math.Float32frombits(binary.LittleEndian.Uint32(h[4:])),
+		invLen: math.Float32frombits(binary.LittleEndian.Uint32(h[8:])),
+	}
 }
