@@ -12,10 +12,7 @@ import (
 func TestInt8BlockReadsBack(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, dims := range []int{1, 3, 4, 5, 128, 1000} {
-		v := make([]float32, dims)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
+		v := randomUnit(r, dims)
 		for _, q := range []Int8{QuantizeInt8(v), QuantizeInt8(make([]float32, dims))} {
 			got := Int8OfBlock(q.Block())
 			if !slices.Equal(got.q, q.q) || got.scale != q.scale || got.invLen != q.invLen {
