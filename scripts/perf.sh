@@ -29,7 +29,8 @@
 # (its popularity is a random ranking): traffic the history does not
 # predict, as the figures before 2026-11-23 were measured. Results go to $OUT (default
 # /tmp/recs-perf-<ITEMS>): the tables (*.txt) and the JSON (*.json). The
-# database is dropped at the end unless KEEP_DB=1.
+# database is dropped at the end unless KEEP_DB=1. SERVE_FLAGS are added to
+# every `recs serve` (e.g. SERVE_FLAGS="--rank-depth 20").
 set -euo pipefail
 
 ITEMS=${1:?usage: scripts/perf.sh ITEMS [RATE...]}
@@ -47,6 +48,7 @@ case $TRAFFIC in
 history | ids) ;;
 *) echo "TRAFFIC=${TRAFFIC}: want history or ids" >&2 && exit 2 ;;
 esac
+read -r -a SERVE_ARGS <<<"${SERVE_FLAGS:-}"
 cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
 
@@ -95,7 +97,7 @@ history)
 	;;
 ids) TRAFFIC_FLAGS=(-items "$ITEMS") ;;
 esac
-say "traffic: items drawn in ${TRAFFIC} order"
+say "traffic: items drawn in ${TRAFFIC} order; recs serve ${SERVE_FLAGS:-(no extra flags)}"
 
 # ticks PID...: CPU time (user + system, in clock ticks) the processes
 # have used so far.
@@ -116,7 +118,7 @@ HZ=$(getconf CLK_TCK)
 run() {
 	local name=$1
 	shift
-	"$OUT/recs" serve --db "$DB" --listen "127.0.0.1:${PORT}" >"$OUT/serve-${name}.log" 2>&1 &
+	"$OUT/recs" serve --db "$DB" --listen "127.0.0.1:${PORT}" "${SERVE_ARGS[@]}" >"$OUT/serve-${name}.log" 2>&1 &
 	SERVER=$!
 	# Traffic starts when /readyz says so, as a load balancer's would:
 	# the server warms its caches before (recs serve --warm-items).
