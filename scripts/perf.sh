@@ -19,7 +19,8 @@
 #                 probe
 # and prints the server's peak and current memory (VmHWM, VmRSS), the CPU
 # recs and PostgreSQL used during the test (cores, and recs' CPU per
-# request sent; the generator prints its own) and the machine's load
+# request sent), the generator's (from its own report), what the three
+# used together as a share of the machine's cores, and the machine's load
 # average after each. The generator draws items Zipf-skewed
 # in the order of the shop's imported history (most named in its events
 # first, then by id; $OUT/catalog.txt): a shop's traffic today follows its
@@ -128,7 +129,7 @@ run() {
 	done
 	say "$name: loadtest $*"
 	local -a pg
-	local t0 s0 p0 t1 s1 p1 sent
+	local t0 s0 p0 t1 s1 p1 sent gen
 	# The cluster's processes, whoever runs it (its backends stay up: the
 	# server keeps its pool's connections open).
 	mapfile -t pg < <(pgrep -x postgres)
@@ -138,9 +139,11 @@ run() {
 	tee -a "$OUT/summary.txt" <"$OUT/${name}.txt"
 	echo "server memory: $(grep -E '^Vm(HWM|RSS)' "/proc/${SERVER}/status" | tr -s ' \t\n' ' ')" | tee -a "$OUT/summary.txt"
 	sent=$(sed -n 's/^generator: \([0-9]*\) requests sent.*/\1/p' "$OUT/${name}.txt")
-	awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v n="${sent:-0}" 'BEGIN {
+	gen=$(sed -n 's/^generator: [0-9]* requests sent, \([0-9.]*\) s CPU.*/\1/p' "$OUT/${name}.txt")
+	awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v n="${sent:-0}" -v g="${gen:-}" -v cores="$(nproc)" 'BEGIN {
 		d = t1 - t0
 		printf "cpu during the test: recs %.2f cores, postgres %.2f cores", s / hz / d, p / hz / d
+		if (g != "") printf ", generator %.2f cores (together %.0f %% of %d)", g / d, 100 * (s / hz + p / hz + g) / d / cores, cores
 		if (n > 0) printf "; recs %.0f us per request sent", s / hz / n * 1e6
 		printf "\n"
 	}' | tee -a "$OUT/summary.txt"
