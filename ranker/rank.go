@@ -54,7 +54,19 @@ type Config struct {
 	// Pins put items first in a module, in order, by module id, when they
 	// pass the hard filters.
 	Pins map[string][]string `json:"pins,omitempty"`
+	// Depths are how many fused candidates a module ranks, by module id
+	// (more only when the filters leave it short); the server's
+	// --rank-depth for the others. Fewer cost less CPU per page, at a
+	// price in quality the README measures. MinDepth to MaxDepth.
+	Depths map[string]int `json:"depths,omitempty"`
 }
+
+// MinDepth and MaxDepth bound a module's ranking depth (Config.Depths,
+// recs serve --rank-depth).
+const (
+	MinDepth = 10
+	MaxDepth = 10_000
+)
 
 // Duration is a time.Duration written as "336h" in JSON.
 type Duration time.Duration
@@ -122,6 +134,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("ranker: demotion factors must be in [0, 1], got %g", f)
 		}
 	}
+	for id, d := range c.Depths {
+		if d < MinDepth || d > MaxDepth {
+			return fmt.Errorf("ranker: depth of %q: want %d to %d candidates, got %d", id, MinDepth, MaxDepth, d)
+		}
+	}
 	for _, b := range c.Boosts {
 		if b.Factor <= 0 || (b.ItemID == "" && b.Brand == "" && b.Category == "") {
 			return fmt.Errorf("ranker: a boost needs a positive factor and an item_id, brand or category: %+v", b)
@@ -160,6 +177,15 @@ func (r *Ranker) Config() Config { return r.cfg }
 
 // Pins are the items pinned first in a module.
 func (r *Ranker) Pins(module string) []string { return r.cfg.Pins[module] }
+
+// Depth is how many fused candidates the module ranks: its Config.Depths
+// entry, else def.
+func (r *Ranker) Depth(module string, def int) int {
+	if d, ok := r.cfg.Depths[module]; ok {
+		return d
+	}
+	return def
+}
 
 // Ranked is one candidate kept for a module.
 type Ranked struct {

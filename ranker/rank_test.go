@@ -278,15 +278,22 @@ func TestConfigValidate(t *testing.T) {
 		{LowStockBelow: -1},
 		{RefundFactor: 2},
 		{Boosts: []Boost{{Factor: 2}}},
+		{Depths: map[string]int{"similar": MinDepth - 1}},
+		{Depths: map[string]int{"for_you": MaxDepth + 1}},
 	}
 	for i, c := range bad {
 		if err := c.Validate(); err == nil {
 			t.Errorf("config %d: want an error", i)
 		}
 	}
-	good := Config{}.WithDefaults()
+	good := Config{Depths: map[string]int{"similar": MinDepth, "for_you": MaxDepth}}.WithDefaults()
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	r := New(good, nil, nil)
+	if r.Depth("similar", 100) != MinDepth || r.Depth("for_you", 100) != MaxDepth || r.Depth("cross_sell", 100) != 100 {
+		t.Fatalf("depths: similar %d, for_you %d, cross_sell %d; want %d, %d and the default 100",
+			r.Depth("similar", 100), r.Depth("for_you", 100), r.Depth("cross_sell", 100), MinDepth, MaxDepth)
 	}
 }
 

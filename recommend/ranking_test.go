@@ -15,6 +15,7 @@ import (
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/demo"
 	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/ranker"
 )
 
 func TestRecentPurchaseSuppressed(t *testing.T) {
@@ -50,7 +51,16 @@ func servedDemoShop(tb testing.TB, opt demo.Options) (*demo.Shop, *memstore.Stor
 		tb.Fatal(err)
 	}
 	publishBuild(tb, st, "v1")
-	e, err := New(Config{SourceBudget: time.Second}, st, metrics.NewSet())
+	e, _ := servedEngine(tb, st, Config{SourceBudget: time.Second})
+	return shop, st, e
+}
+
+// servedEngine is a new engine over st serving its latest build, with
+// its metrics; closed when the test ends.
+func servedEngine(tb testing.TB, st Store, cfg Config) (*Engine, *metrics.Set) {
+	tb.Helper()
+	set := metrics.NewSet()
+	e, err := New(cfg, st, set)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -58,7 +68,7 @@ func servedDemoShop(tb testing.TB, opt demo.Options) (*demo.Shop, *memstore.Stor
 	if _, err := e.Refresh(tb.Context()); err != nil {
 		tb.Fatal(err)
 	}
-	return shop, st, e
+	return e, set
 }
 
 func publishBuild(tb testing.TB, st *memstore.Store, version string) {
@@ -286,5 +296,44 @@ func activeIDs(items []catalog.Item) []string {
 func recordViews(e *Engine, sessionID string, ids []string, at time.Time) {
 	for i, id := range ids {
 		e.Record(&catalog.Event{Type: catalog.EventViewItem, Time: at.Add(-time.Duration(i) * time.Minute), SessionID: sessionID, Items: []catalog.EventItem{{ItemID: id}}})
+	}
+}
+
+// TestRulesDepthsBoundTheCandidatesRanked: a module given a depth in the
+// ranking rules reads and ranks about that many candidates (more only
+// when the filters leave it short), the other modules the engine's
+// RankDepth, and recs_module_ranked_candidates_total counts them.
+func TestRulesDepthsBoundTheCandidatesRanked(t *testing.T) {
+	shop, st, _ := servedDemoShop(t, demo.Options{})
+	full, fullSet := servedEngine(t, st, Config{SourceBudget: time.Second})
+	shallow, shallowSet := servedEngine(t, st, Config{SourceBudget: time.Second,
+		Ranker: ranker.Config{Depths: map[string]int{"similar": ranker.MinDepth}}})
+	pages := 0
+	for _, it := range shop.Items {
+		if !it.Active || pages == 60 {
+			continue
+		}
+		pages++
+		for _, e := range []*Engine{full, shallow} {
+			mods, err := e.PDP(t.Context(), Request{ItemID: it.ID, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mods[0].Items) == 0 {
+				t.Fatalf("item %s: no similar items", it.ID)
+			}
+			e.Recycle(mods)
+		}
+	}
+	ranked := func(set *metrics.Set, module string) uint64 {
+		return set.GetOrCreateCounter(`recs_module_ranked_candidates_total{module="` + module + `"}`).Get()
+	}
+	fs, ss := ranked(fullSet, "similar"), ranked(shallowSet, "similar")
+	t.Logf("similar: %d candidates ranked at the default depth, %d at depth %d, over %d pages", fs, ss, ranker.MinDepth, pages)
+	if ss < uint64(pages*ranker.MinDepth/2) || ss*3 > fs {
+		t.Fatalf("similar ranked %d candidates at depth %d against %d at the default, over %d pages: want at least %d and under a third", ss, ranker.MinDepth, fs, pages, pages*ranker.MinDepth/2)
+	}
+	if fb, sb := ranked(fullSet, "bought_together"), ranked(shallowSet, "bought_together"); fb != sb || fb == 0 {
+		t.Fatalf("bought_together, at the default depth in both, ranked %d and %d candidates", fb, sb)
 	}
 }

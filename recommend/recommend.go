@@ -139,9 +139,9 @@ type Engine struct {
 	// categoryScopes holds each top-level category's best-seller scope
 	// and cache key (popularIn).
 	categoryScopes sync.Map // string -> scopeKey
-	// assembly holds each module's assembly-time histogram by module
-	// id, found without making its metric name per request.
-	assembly sync.Map // string -> *metrics.Histogram
+	// assembly holds each module's metrics by module id, found without
+	// making their names per request.
+	assembly sync.Map // string -> *moduleMetric
 	// warm fills the caches when a build starts being served.
 	warm *warmer
 	// searches bounds the request path's nearest-vector searches.
@@ -1172,7 +1172,7 @@ func (p *page) appendReasons(out []string, lo int, from uint64, extra []string) 
 // never empty while anything is in stock, and never filled with popular
 // items when relevant ones exist.
 func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, hi int, rc *ranker.Context) Module {
-	defer e.assemblyTime(id).UpdateDuration(time.Now())
+	defer e.moduleMetrics(id).assembly.UpdateDuration(time.Now())
 	rk := e.rank.Load()
 	own, fill := p.fuse(lo, hi)
 	pins := rk.Pins(id)
@@ -1189,23 +1189,28 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 		buf.items = make([]Item, 0, limit)
 	}
 	m := Module{ID: id, Items: buf.items[:0], buf: buf}
-	m.Items = e.rankTier(ctx, rk, id, limit, own, len(pins), p, lo, rc, m.Items, buf)
+	depth := rk.Depth(id, e.cfg.RankDepth)
+	var ranked int
+	m.Items, ranked = e.rankTier(ctx, rk, id, limit, depth, own, len(pins), p, lo, rc, m.Items, buf)
 	if len(m.Items) < limit && len(fill) > 0 {
-		m.Items = e.rankTier(ctx, rk, id, limit-len(m.Items), fill, 0, p, lo, rc, m.Items, buf)
+		var more int
+		m.Items, more = e.rankTier(ctx, rk, id, limit-len(m.Items), depth, fill, 0, p, lo, rc, m.Items, buf)
+		ranked += more
 	}
+	e.moduleMetrics(id).candidates.Add(ranked)
 	return m
 }
 
-// rankTier reads the best RankDepth candidates from the item cache and
+// rankTier reads the best start candidates from the item cache and
 // ranks them; when the filters leave fewer than limit, it reads deeper.
 // The first ordered candidates (pins) come first as they are; the rest in
 // fused score order. It appends the result to dst, and the items'
-// reasons to buf's.
-func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit int, cands []candidate, ordered int, p *page, lo int, rc *ranker.Context, dst []Item, buf *moduleBuf) []Item {
+// reasons to buf's, and says how many candidates it ranked.
+func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit, start int, cands []candidate, ordered int, p *page, lo int, rc *ranker.Context, dst []Item, buf *moduleBuf) ([]Item, int) {
 	p.item, p.read = grown(p.item, len(p.ids)), grown(p.read, len(p.ids))
 	rcs := p.candidates[:0]
 	var ranked []ranker.Ranked
-	for depth := min(len(cands), e.cfg.RankDepth); ; depth = min(len(cands), 2*depth) {
+	for depth := min(len(cands), start); ; depth = min(len(cands), 2*depth) {
 		if depth > ordered {
 			partial.SortPrefix(cands[ordered:], depth-ordered, byScore)
 			ordered = depth
@@ -1262,18 +1267,30 @@ func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, lim
 	}
 	buf.reasons = reasons
 	p.candidates = rcs
-	return dst
+	return dst, len(rcs)
 }
 
-// assemblyTime is the histogram of a module's assembly time. Module ids
-// are a fixed set, so the map stays small.
-func (e *Engine) assemblyTime(id string) *metrics.Histogram {
-	if h, ok := e.assembly.Load(id); ok {
-		return h.(*metrics.Histogram)
+// moduleMetric are one module's metrics: its assembly time, and the
+// candidates it read and ranked (recs_module_ranked_candidates_total:
+// --rank-depth and the rules' depths set how many, unless the filters
+// leave a module short).
+type moduleMetric struct {
+	assembly   *metrics.Histogram
+	candidates *metrics.Counter
+}
+
+// moduleMetrics are the metrics of a module. Module ids are a fixed set,
+// so the map stays small.
+func (e *Engine) moduleMetrics(id string) *moduleMetric {
+	if m, ok := e.assembly.Load(id); ok {
+		return m.(*moduleMetric)
 	}
-	h := e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`)
-	e.assembly.Store(id, h)
-	return h
+	m := &moduleMetric{
+		assembly:   e.metrics.GetOrCreateHistogram(`recs_module_assembly_seconds{module="` + id + `"}`),
+		candidates: e.metrics.GetOrCreateCounter(`recs_module_ranked_candidates_total{module="` + id + `"}`),
+	}
+	e.assembly.Store(id, m)
+	return m
 }
 
 // grown is s lengthened to n, its new elements zero: a recycled buffer

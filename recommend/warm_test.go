@@ -136,16 +136,7 @@ func waitWarm(t *testing.T, set *metrics.Set, n int) {
 
 func newWarmEngine(t *testing.T, st Store, warm WarmConfig) (*Engine, *metrics.Set) {
 	t.Helper()
-	set := metrics.NewSet()
-	e, err := New(Config{SourceBudget: 10 * time.Second, ItemCache: 10_000, ListCache: 10_000, Warm: warm}, st, set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	if _, err := e.Refresh(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return e, set
+	return servedEngine(t, st, Config{SourceBudget: 10 * time.Second, ItemCache: 10_000, ListCache: 10_000, Warm: warm})
 }
 
 func moduleIDs(mods []Module) [][]string {

@@ -91,8 +91,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if *rankDepth < 10 || *rankDepth > 10_000 {
-		return usageError{fmt.Sprintf("--rank-depth %d: want 10 to 10000 candidates per module", *rankDepth)}
+	if *rankDepth < ranker.MinDepth || *rankDepth > ranker.MaxDepth {
+		return usageError{fmt.Sprintf("--rank-depth %d: want %d to %d candidates per module", *rankDepth, ranker.MinDepth, ranker.MaxDepth)}
 	}
 	set := metrics.NewSet()
 	var st store
