@@ -42,6 +42,7 @@ func newEngineStrategy(name string, env *Env, unranked bool) (Strategy, error) {
 		SourceBudget: time.Minute,
 		Unranked:     unranked,
 		RankDepth:    env.RankDepth,
+		Ranker:       env.Ranker,
 		MaxVisitors:  1 << 20,
 	}, st, metrics.NewSet())
 	if err != nil {

@@ -14,6 +14,7 @@ package eval
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -28,6 +29,7 @@ import (
 	"github.com/recs-server/recs/build"
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/ranker"
 )
 
 // Options configures a run. Zero values take the defaults.
@@ -66,6 +68,9 @@ type Options struct {
 	// RankDepth is the engine's recommend.Config.RankDepth; 0: its
 	// default.
 	RankDepth int
+	// Ranker is the engine's ranking rules (recs serve --ranker-config):
+	// blends, filters, depths. The zero value: the defaults.
+	Ranker ranker.Config
 	// Workers evaluating queries in parallel; default GOMAXPROCS. Results
 	// do not depend on it.
 	Workers int
@@ -171,6 +176,7 @@ func train(ctx context.Context, st *memstore.Store, from, cutoff time.Time, opt 
 	store := indexedStore{Store: st, index: newExactIndex(b.Vectors)}
 	env := NewEnv(store, items, b, opt.Seed)
 	env.RankDepth = opt.RankDepth
+	env.Ranker = opt.Ranker
 	return &trained{env: env, build: b, report: rep, took: time.Since(start)}, nil
 }
 
@@ -262,7 +268,15 @@ func digest(b *catalog.Build) string {
 
 // newReport fills the fields every data set shares.
 func newReport(dataset, source, task string, from, cutoff time.Time, tr *trained, opt *Options) *Report {
+	var notes []string
+	if opt.RankDepth != 0 {
+		notes = append(notes, fmt.Sprintf("engine strategies rank %d candidates a module (--rank-depth)", opt.RankDepth))
+	}
+	if rules, err := json.Marshal(opt.Ranker); err == nil && string(rules) != "{}" {
+		notes = append(notes, "engine strategies' ranking rules (--ranker-config): "+string(rules))
+	}
 	return &Report{
+		Notes:          notes,
 		Dataset:        dataset,
 		Source:         source,
 		Task:           task,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/recs-server/recs/catalog"
 	"github.com/recs-server/recs/demo"
 	"github.com/recs-server/recs/memstore"
+	"github.com/recs-server/recs/ranker"
 )
 
 // writeJSONL exports a generated demo shop in the interchange format.
@@ -119,5 +121,31 @@ func TestSplitStoreKeepsTheTestPeriodFromTraining(t *testing.T) {
 	})
 	if n != len(shop.Events) {
 		t.Fatalf("%d events after the split, want %d", n, len(shop.Events))
+	}
+}
+
+// TestReportSaysWhichRankingRules: a run with other ranking rules or depth
+// than the server's defaults says so in its notes, so its figures are
+// not read as the defaults'.
+func TestReportSaysWhichRankingRules(t *testing.T) {
+	t.Parallel()
+	path := writeJSONL(t, demo.Generate(demo.Options{Items: 300, Days: 45, Visitors: 1500}))
+	rep, err := RunJSONL(t.Context(), path, Options{MaxQueries: 50, RankDepth: 50,
+		Ranker: ranker.Config{Depths: map[string]int{"bought_together": 10}}, Build: build.Options{SkipItem2Vec: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(rep.Notes, "\n")
+	for _, want := range []string{"rank 50 candidates a module", `{"depths":{"bought_together":10}}`} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes %q do not say %q", notes, want)
+		}
+	}
+	rep, err = RunJSONL(t.Context(), path, Options{MaxQueries: 50, Build: build.Options{SkipItem2Vec: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(rep.Notes, "\n"); strings.Contains(notes, "ranking rules") || strings.Contains(notes, "candidates a module") {
+		t.Errorf("a run with the defaults notes %q", notes)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/recs-server/recs/candidates"
 	"github.com/recs-server/recs/catalog"
+	"github.com/recs-server/recs/ranker"
 )
 
 // Query is what a strategy knows when it recommends: the page, the
@@ -68,6 +69,9 @@ type Env struct {
 	// RankDepth is how many candidates per module the engine strategies
 	// rank (recommend.Config.RankDepth); 0: the engine's default.
 	RankDepth int
+	// Ranker is the engine strategies' ranking rules; the zero value: the
+	// defaults.
+	Ranker ranker.Config
 
 	ids   []string         // every catalogue item, sorted
 	index map[string]int32 // id -> position in ids

@@ -103,7 +103,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Unranked {
 		c.Ranker = ranker.Config{Blends: map[string]ranker.Blend{"default": {Prob: 1}}, RecentPurchaseWindow: c.Ranker.RecentPurchaseWindow,
-			MaxPerBrand: -1, MaxPerCategory: -1, RefundFactor: 1, LowStockFactor: 1}
+			MaxPerBrand: -1, MaxPerCategory: -1, RefundFactor: 1, LowStockFactor: 1, Depths: c.Ranker.Depths}
 	}
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/recs-server/recs/eval"
+	"github.com/recs-server/recs/ranker"
 )
 
 func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
@@ -21,12 +22,20 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	maxQueries := fs.Int("max-queries", 0, "evaluate a seeded sample of this many queries (0: all)")
 	maxTrain := fs.Int("max-train-sessions", 0, "RetailRocket: train on the most recent N sessions only (0: all)")
 	rankDepth := fs.Int("rank-depth", 0, "candidates per module the engine strategies rank, as recs serve --rank-depth (0: the server's default)")
+	rankerConfig := fs.String("ranker-config", "", "JSON file of ranking rules for the engine strategies, as recs serve --ranker-config (blends, filters, depths); empty: the defaults")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	mdOut := fs.String("markdown", "", "also write the report as Markdown to this file")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Task: *task, RankDepth: *rankDepth, Log: log}
+	if *rankDepth != 0 && (*rankDepth < ranker.MinDepth || *rankDepth > ranker.MaxDepth) {
+		return usageError{fmt.Sprintf("--rank-depth %d: want %d to %d candidates per module, or 0 for the server's default", *rankDepth, ranker.MinDepth, ranker.MaxDepth)}
+	}
+	rules, err := loadRankerConfig(*rankerConfig)
+	if err != nil {
+		return err
+	}
+	opt := eval.Options{Seed: uint64(*seed), MaxQueries: *maxQueries, MaxTrainSessions: *maxTrain, Task: *task, RankDepth: *rankDepth, Ranker: rules, Log: log}
 	for _, k := range splitList(*ks) {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 1 || n > 1000 {
@@ -34,7 +43,6 @@ func evalCmd(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		opt.K = append(opt.K, n)
 	}
-	var err error
 	if opt.Cutoff, err = parseTimeFlag("cutoff", *cutoff); err != nil {
 		return err
 	}

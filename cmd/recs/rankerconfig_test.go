@@ -25,6 +25,9 @@ func TestLoadRankerConfig(t *testing.T) {
 	f(`{"blends": {"similar": {"prob": -1}}}`, "non-negative")
 	f(`{"recent_purchase_window": 14}`, "duration")
 	f(`{"boosts": [{"brand": "acme", "factor": 0}]}`, "positive factor")
+	f(`{"depths": {"similar": 20, "for_you": 10000}}`, "")
+	f(`{"depths": {"similar": 9}}`, `depth of "similar": want 10 to 10000 candidates, got 9`)
+	f(`{"depths": {"similar": "20"}}`, "cannot unmarshal")
 
 	c, err := loadRankerConfig("")
 	if err != nil || time.Duration(c.WithDefaults().RecentPurchaseWindow) != 14*24*time.Hour {
