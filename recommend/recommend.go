@@ -1172,7 +1172,8 @@ func (p *page) appendReasons(out []string, lo int, from uint64, extra []string) 
 // never empty while anything is in stock, and never filled with popular
 // items when relevant ones exist.
 func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, hi int, rc *ranker.Context) Module {
-	defer e.moduleMetrics(id).assembly.UpdateDuration(time.Now())
+	mm := e.moduleMetrics(id)
+	defer mm.assembly.UpdateDuration(time.Now())
 	rk := e.rank.Load()
 	own, fill := p.fuse(lo, hi)
 	pins := rk.Pins(id)
@@ -1197,7 +1198,7 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 		m.Items, more = e.rankTier(ctx, rk, id, limit-len(m.Items), depth, fill, 0, p, lo, rc, m.Items, buf)
 		ranked += more
 	}
-	e.moduleMetrics(id).candidates.Add(ranked)
+	mm.candidates.Add(ranked)
 	return m
 }
 
