@@ -337,3 +337,47 @@ func TestRulesDepthsBoundTheCandidatesRanked(t *testing.T) {
 		t.Fatalf("bought_together, at the default depth in both, ranked %d and %d candidates", fb, sb)
 	}
 }
+
+// TestFillRanksAFewCandidatesPerEmptySlot: a module its own candidates
+// leave short ranks fillPerSlot best sellers for each empty slot, not
+// its whole depth of them, and is still filled. Most of the demo shop's
+// items have few co-purchases, so its bought_together is mostly fill.
+func TestFillRanksAFewCandidatesPerEmptySlot(t *testing.T) {
+	shop, st, _ := servedDemoShop(t, demo.Options{})
+	e, set := servedEngine(t, st, Config{SourceBudget: time.Second})
+	const limit = 10
+	pages, filled := 0, 0
+	for _, it := range shop.Items {
+		if !it.Active || pages == 60 {
+			continue
+		}
+		pages++
+		mods, err := e.PDP(t.Context(), Request{ItemID: it.ID, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt := mods[1]
+		if bt.ID != "bought_together" {
+			t.Fatalf("second module is %q", bt.ID)
+		}
+		if len(bt.Items) != limit {
+			t.Fatalf("item %s: bought_together has %d items, want %d", it.ID, len(bt.Items), limit)
+		}
+		for _, x := range bt.Items {
+			if !slices.Contains(x.Reasons, "co_purchase") {
+				filled++
+			}
+		}
+		e.Recycle(mods)
+	}
+	ranked := set.GetOrCreateCounter(`recs_module_ranked_candidates_total{module="bought_together"}`).Get()
+	t.Logf("bought_together: %d of %d items were fill, %d candidates ranked over %d pages", filled, pages*limit, ranked, pages)
+	if filled < pages*limit/2 {
+		t.Fatalf("only %d of %d bought_together items were fill: the demo shop no longer tests the fill", filled, pages*limit)
+	}
+	// Own candidates (a few a page) plus fillPerSlot a slot, with room
+	// for the filters; the whole depth (100) a page before.
+	if max := uint64(pages * (fillPerSlot*limit + 20)); ranked > max {
+		t.Fatalf("bought_together ranked %d candidates over %d pages, want at most %d", ranked, pages, max)
+	}
+}

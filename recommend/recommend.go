@@ -1193,13 +1193,26 @@ func (e *Engine) module(ctx context.Context, id string, limit int, p *page, lo, 
 	depth := rk.Depth(id, e.cfg.RankDepth)
 	var ranked int
 	m.Items, ranked = e.rankTier(ctx, rk, id, limit, depth, own, len(pins), p, lo, rc, m.Items, buf)
-	if len(m.Items) < limit && len(fill) > 0 {
+	if need := limit - len(m.Items); need > 0 && len(fill) > 0 {
 		var more int
-		m.Items, more = e.rankTier(ctx, rk, id, limit-len(m.Items), depth, fill, 0, p, lo, rc, m.Items, buf)
+		m.Items, more = e.rankTier(ctx, rk, id, need, fillDepth(need, depth), fill, 0, p, lo, rc, m.Items, buf)
 		ranked += more
 	}
 	mm.candidates.Add(ranked)
 	return m
+}
+
+// fillPerSlot is how many fallback candidates a module ranks for each
+// slot its own candidates left empty. The fallbacks are best sellers: a
+// product page's bought_together with few co-purchases ranked a hundred
+// of them to fill nine slots, half of the demo shop's ranking work.
+const fillPerSlot = 4
+
+// fillDepth is how many fallback candidates a module ranks first to fill
+// need slots: fillPerSlot a slot, at least ranker.MinDepth, at most the
+// module's depth (rankTier reads deeper if the filters leave it short).
+func fillDepth(need, depth int) int {
+	return min(depth, max(ranker.MinDepth, fillPerSlot*need))
 }
 
 // rankTier reads the best start candidates from the item cache and
