@@ -128,7 +128,7 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "  cooccurrence %8s  %d co-purchase lists, %d co-view lists\n", round(r.Cooccurrence), r.CoPurchaseLists, r.CoViewLists)
 	fmt.Fprintf(&b, "  popularity   %8s  %d scopes\n", round(r.Popularity), r.PopularityScopes)
 	if r.Ranker.SkippedWhy != "" {
-		fmt.Fprintf(&b, "  ranker       %8s  not trained: %s\n", round(r.RankerTime), r.Ranker.SkippedWhy)
+		fmt.Fprintf(&b, "  ranker       %8s  no model: %s\n", round(r.RankerTime), r.Ranker.SkippedWhy)
 	} else {
 		fmt.Fprintf(&b, "  ranker       %8s  %d contexts (%.0f candidates each) after %s; validation %s\n", round(r.RankerTime),
 			r.Ranker.Contexts, r.Ranker.CandidatesPerQuery, r.Ranker.Cutoff.UTC().Format(time.DateOnly), r.Ranker.Validation)
@@ -296,7 +296,7 @@ func Run(ctx context.Context, src Source, opt Options, log *slog.Logger) (*catal
 			}
 			models = append(models, catalog.Model{Kind: ranker.ModelKind, Blob: mb})
 		} else {
-			log.Warn("build ranker not trained; the server ranks by candidate order", "why", rr.SkippedWhy)
+			log.Warn("build serves no ranker model; the server ranks by candidate order", "why", rr.SkippedWhy)
 		}
 	} else {
 		rep.Ranker.SkippedWhy = "skipped by option"

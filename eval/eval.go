@@ -275,6 +275,9 @@ func newReport(dataset, source, task string, from, cutoff time.Time, tr *trained
 	if rules, err := json.Marshal(opt.Ranker); err == nil && string(rules) != "{}" {
 		notes = append(notes, "engine strategies' ranking rules (--ranker-config): "+string(rules))
 	}
+	if why := tr.report.Ranker.SkippedWhy; why != "" {
+		notes = append(notes, "the build serves no ranker model, so engine ranks by the candidates' fused order: "+why)
+	}
 	return &Report{
 		Notes:          notes,
 		Dataset:        dataset,
