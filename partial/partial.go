@@ -16,6 +16,17 @@ func SortPrefix[T any](s []T, k int, cmp func(a, b T) int) {
 	if k <= 0 {
 		return
 	}
+	Select(s, k, cmp)
+	slices.SortFunc(s[:k], cmp)
+}
+
+// Select reorders s so that s[:k] hold its k first elements by cmp, in
+// no particular order, and the rest follow: for when only which elements
+// lead matters, not their order. About len(s) comparisons.
+func Select[T any](s []T, k int, cmp func(a, b T) int) {
+	if k <= 0 || k >= len(s) {
+		return
+	}
 	// Quickselect: everything before lo precedes everything in [lo, hi),
 	// and everything from hi on follows it; the k-th is in [lo, hi).
 	lo, hi := 0, len(s)
@@ -31,12 +42,8 @@ func SortPrefix[T any](s []T, k int, cmp func(a, b T) int) {
 		}
 	}
 	slices.SortFunc(s[lo:hi], cmp)
-	slices.SortFunc(s[:k], cmp)
 }
 
-// partition puts a pivot (the median of the first, middle and last
-// elements) at its sorted place, those before it by cmp in front and the
-// rest behind, and returns that place.
 func partition[T any](s []T, cmp func(a, b T) int) int {
 	m, last := len(s)/2, len(s)-1
 	if cmp(s[m], s[0]) < 0 {

@@ -50,14 +50,29 @@ func TestSortPrefixMatchesAFullSort(t *testing.T) {
 					if !slices.Equal(got[:m], want[:m]) {
 						t.Fatalf("n=%d, %d distinct, %s, k=%d: prefix %v, want %v", n, distinct, shape, k, got[:m], want[:m])
 					}
-					rest := slices.Clone(got[m:])
-					slices.SortFunc(rest, byScore)
-					if !slices.Equal(rest, want[m:]) {
-						t.Fatalf("n=%d, %s, k=%d: the rest is not the other elements", n, shape, k)
+					checkRest(t, got, want, m)
+					// Select: the same first k, in any order.
+					got = slices.Clone(s)
+					Select(got, k, byScore)
+					head := slices.Clone(got[:m])
+					slices.SortFunc(head, byScore)
+					if !slices.Equal(head, want[:m]) {
+						t.Fatalf("Select: n=%d, %d distinct, %s, k=%d: first %d are %v, want %v", n, distinct, shape, k, m, head, want[:m])
 					}
+					checkRest(t, got, want, m)
 				}
 			}
 		}
+	}
+}
+
+// checkRest fails unless got[m:] holds the elements of want[m:].
+func checkRest(t *testing.T, got, want []entry, m int) {
+	t.Helper()
+	rest := slices.Clone(got[m:])
+	slices.SortFunc(rest, byScore)
+	if !slices.Equal(rest, want[m:]) {
+		t.Fatalf("n=%d, k=%d: the rest is not the other elements", len(got), m)
 	}
 }
 

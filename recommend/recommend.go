@@ -1217,16 +1217,18 @@ func fillDepth(need, depth int) int {
 
 // rankTier reads the best start candidates from the item cache and
 // ranks them; when the filters leave fewer than limit, it reads deeper.
-// The first ordered candidates (pins) come first as they are; the rest in
-// fused score order. It appends the result to dst, and the items'
-// reasons to buf's, and says how many candidates it ranked.
+// The first ordered candidates (pins) come first as they are; then the
+// best by fused score, selected but not sorted: the ranker orders them
+// itself, and sorting each module's hundred was a tenth of a product
+// page's CPU. It appends the result to dst, and the items' reasons to
+// buf's, and says how many candidates it ranked.
 func (e *Engine) rankTier(ctx context.Context, rk *ranker.Ranker, id string, limit, start int, cands []candidate, ordered int, p *page, lo int, rc *ranker.Context, dst []Item, buf *moduleBuf) ([]Item, int) {
 	p.item, p.read = grown(p.item, len(p.ids)), grown(p.read, len(p.ids))
 	rcs := p.candidates[:0]
 	var ranked []ranker.Ranked
 	for depth := min(len(cands), start); ; depth = min(len(cands), 2*depth) {
 		if depth > ordered {
-			partial.SortPrefix(cands[ordered:], depth-ordered, byScore)
+			partial.Select(cands[ordered:], depth-ordered, byScore)
 			ordered = depth
 		}
 		p.batch, p.batchNum, p.batchAt = p.batch[:0], p.batchNum[:0], p.batchAt[:0]
