@@ -44,6 +44,9 @@ func Select[T any](s []T, k int, cmp func(a, b T) int) {
 	slices.SortFunc(s[lo:hi], cmp)
 }
 
+// partition puts a pivot (the median of the first, middle and last
+// elements) at its sorted place, those before it by cmp in front and the
+// rest behind, and returns that place.
 func partition[T any](s []T, cmp func(a, b T) int) int {
 	m, last := len(s)/2, len(s)-1
 	if cmp(s[m], s[0]) < 0 {

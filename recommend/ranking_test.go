@@ -308,19 +308,16 @@ func TestRulesDepthsBoundTheCandidatesRanked(t *testing.T) {
 	full, fullSet := servedEngine(t, st, Config{SourceBudget: time.Second})
 	shallow, shallowSet := servedEngine(t, st, Config{SourceBudget: time.Second,
 		Ranker: ranker.Config{Depths: map[string]int{"similar": ranker.MinDepth}}})
-	pages := 0
-	for _, it := range shop.Items {
-		if !it.Active || pages == 60 {
-			continue
-		}
-		pages++
+	items := activeItems(shop, 60)
+	pages := len(items)
+	for _, id := range items {
 		for _, e := range []*Engine{full, shallow} {
-			mods, err := e.PDP(t.Context(), Request{ItemID: it.ID, Limit: 10})
+			mods, err := e.PDP(t.Context(), Request{ItemID: id, Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(mods[0].Items) == 0 {
-				t.Fatalf("item %s: no similar items", it.ID)
+				t.Fatalf("item %s: no similar items", id)
 			}
 			e.Recycle(mods)
 		}
@@ -346,13 +343,10 @@ func TestFillRanksAFewCandidatesPerEmptySlot(t *testing.T) {
 	shop, st, _ := servedDemoShop(t, demo.Options{})
 	e, set := servedEngine(t, st, Config{SourceBudget: time.Second})
 	const limit = 10
-	pages, filled := 0, 0
-	for _, it := range shop.Items {
-		if !it.Active || pages == 60 {
-			continue
-		}
-		pages++
-		mods, err := e.PDP(t.Context(), Request{ItemID: it.ID, Limit: limit})
+	items := activeItems(shop, 60)
+	pages, filled := len(items), 0
+	for _, id := range items {
+		mods, err := e.PDP(t.Context(), Request{ItemID: id, Limit: limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,7 +355,7 @@ func TestFillRanksAFewCandidatesPerEmptySlot(t *testing.T) {
 			t.Fatalf("second module is %q", bt.ID)
 		}
 		if len(bt.Items) != limit {
-			t.Fatalf("item %s: bought_together has %d items, want %d", it.ID, len(bt.Items), limit)
+			t.Fatalf("item %s: bought_together has %d items, want %d", id, len(bt.Items), limit)
 		}
 		for _, x := range bt.Items {
 			if !slices.Contains(x.Reasons, "co_purchase") {
@@ -380,4 +374,16 @@ func TestFillRanksAFewCandidatesPerEmptySlot(t *testing.T) {
 	if max := uint64(pages * (fillPerSlot*limit + 20)); ranked > max {
 		t.Fatalf("bought_together ranked %d candidates over %d pages, want at most %d", ranked, pages, max)
 	}
+}
+
+// activeItems are the ids of the shop's first n active items: the
+// product pages the depth tests load.
+func activeItems(shop *demo.Shop, n int) []string {
+	var ids []string
+	for _, it := range shop.Items {
+		if it.Active && len(ids) < n {
+			ids = append(ids, it.ID)
+		}
+	}
+	return ids
 }
